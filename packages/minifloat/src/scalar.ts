@@ -1,0 +1,90 @@
+import type { Rng } from "@lowbit/bits";
+import type { ResolvedFormat } from "./format.js";
+import { type RoundMode, roundShift, splitFloat32 } from "./round.js";
+
+/** One float32 bit pattern → one code; the reference path every fast path must agree with. */
+export type ScalarEncoder = (bits: number, saturate: boolean, mode: RoundMode, rng: Rng | null) => number;
+
+/**
+ * The exact float32 → ExMy conversion of ml_dtypes (`ConvertImpl`, kTruncate = false) generalised to
+ * every rounding mode: specials first, then the significand rounded at the target's precision (more
+ * bits dropped in the subnormal range), a carry moving into the next binade, overflow last.
+ */
+export function createScalarEncoder(f: ResolvedFormat): ScalarEncoder {
+  const M = f.mantissaBits;
+  const { bias, emin, maxMag, signBit, nanPos, nanNeg, ovfPos, ovfNeg, zeroNeg, signed } = f;
+  const parts = { sig: 0, exp: 0 };
+  return (x, saturate, mode, rng) => {
+    const neg = x >>> 31 === 1;
+    const a = x & 0x7fffffff;
+    if (a >= 0x7f800000) {
+      if (a > 0x7f800000) return neg ? nanNeg : nanPos;
+      if (neg && !signed) return nanPos;
+      if (saturate) return neg ? maxMag | signBit : maxMag;
+      return neg ? ovfNeg : ovfPos;
+    }
+    if (!signed && (neg || a === 0)) return nanPos; // no sign and no zero: ml_dtypes gives NaN
+    if (a === 0) return neg ? zeroNeg : 0;
+    splitFloat32(a, parts);
+    const e = parts.exp;
+    let mag: number;
+    if (e >= emin) {
+      mag = ((e + bias - 1) << M) + roundShift(parts.sig, 23 - M, mode, rng);
+    } else {
+      mag = roundShift(parts.sig, 23 - M + (emin - e), mode, rng);
+    }
+    if (mag > maxMag) {
+      if (saturate) return neg ? maxMag | signBit : maxMag;
+      return neg ? ovfNeg : ovfPos;
+    }
+    if (mag === 0) return neg ? zeroNeg : 0;
+    return neg ? mag | signBit : mag;
+  };
+}
+
+/** The float32 bit pattern of every code, NaN codes as the canonical quiet NaN with their sign. */
+export function buildDecodeTable(f: ResolvedFormat): Uint32Array {
+  const n = 1 << f.bits;
+  const table = new Uint32Array(n);
+  const f32 = new Float32Array(1);
+  const u32 = new Uint32Array(f32.buffer);
+  const M = f.mantissaBits;
+  const eMask = (1 << f.exponentBits) - 1;
+  const mMask = (1 << M) - 1;
+  for (let c = 0; c < n; c++) {
+    const neg = (c & f.signBit) !== 0;
+    const e = (c >>> M) & eMask;
+    const m = c & mMask;
+    let bits: number;
+    if (isNaNCode(f, c)) {
+      bits = neg || f.special === "fnuz" ? 0xffc00000 : 0x7fc00000;
+    } else if (f.special === "ieee" && e === eMask) {
+      bits = neg ? 0xff800000 : 0x7f800000;
+    } else {
+      let v: number;
+      if (e === 0) v = f.zero ? m * 2 ** (1 - f.bias - M) : 2 ** -f.bias * (1 + m / 2 ** M);
+      else v = (1 + m / 2 ** M) * 2 ** (e - f.bias);
+      f32[0] = neg ? -v : v;
+      bits = u32[0]!;
+    }
+    table[c] = bits >>> 0;
+  }
+  return table;
+}
+
+export function isNaNCode(f: ResolvedFormat, code: number): boolean {
+  const M = f.mantissaBits;
+  const eMask = (1 << f.exponentBits) - 1;
+  const e = (code >>> M) & eMask;
+  const m = code & ((1 << M) - 1);
+  switch (f.special) {
+    case "ieee":
+      return e === eMask && m !== 0;
+    case "fn":
+      return (code & ~f.signBit) === (1 << (f.exponentBits + M)) - 1;
+    case "fnuz":
+      return code === f.signBit;
+    case "finite":
+      return false;
+  }
+}
