@@ -128,8 +128,8 @@ export function createCodec<C extends CodeArray>(spec: CodecSpec): FloatCodec<C>
     decodeTable ??= spec.decodeTable();
     return decodeTable;
   };
-  const tables: [Uint32Array | null, Uint32Array | null] = [null, null];
-  const getEncodeTable = (saturate: boolean): Uint32Array => {
+  const tables: [EncodeTable | null, EncodeTable | null] = [null, null];
+  const getEncodeTable = (saturate: boolean): EncodeTable => {
     const k = saturate ? 1 : 0;
     tables[k] ??= buildEncodeTable(encodeScalar, saturate, spec.defaultRounding);
     return tables[k]!;
@@ -184,9 +184,9 @@ export function createCodec<C extends CodeArray>(spec: CodecSpec): FloatCodec<C>
     if (r.mode === "stochastic" || r.mode !== spec.defaultRounding) {
       for (let i = 0; i < x32.length; i++) dst[i] = encodeScalar(x32[i]!, r.saturate, r.mode, r.rng);
     } else if (narrow) {
-      encodeTable(x32, dst, getEncodeTable(r.saturate), encodeScalar, r.saturate, r.mode);
+      encodeTable(x32, dst as Uint8Array, getEncodeTable(r.saturate), encodeScalar, r.saturate, r.mode);
     } else if (spec.wide !== undefined && r.mode === "nearest-even") {
-      encodeWide(x32, dst, spec.wide, bits, encodeScalar, r.saturate);
+      encodeWide(x32, dst as Uint16Array, spec.wide, bits, encodeScalar, r.saturate);
     } else {
       for (let i = 0; i < x32.length; i++) dst[i] = encodeScalar(x32[i]!, r.saturate, r.mode, null);
     }
@@ -205,13 +205,8 @@ export function createCodec<C extends CodeArray>(spec: CodecSpec): FloatCodec<C>
       return n;
     }
     const table = getDecodeTable();
-    if (bits < 8) {
-      let acc = 0;
-      for (let i = 0; i < n; i++) {
-        const c = codes[i]!;
-        acc |= c;
-        out[i] = table[c]!;
-      }
+    if (narrow) {
+      const acc = decodeBytes(codes as Uint8Array, table, out);
       if (acc >>> bits !== 0) throw invalidCode(codes, bits);
       return n;
     }
@@ -282,38 +277,92 @@ function invalidCode(codes: CodeArray, bits: number): RangeError {
   return new RangeError(`codes[${i}] = ${codes[i]} is not a ${bits}-bit code (expected 0..${(1 << bits) - 1})`);
 }
 
-function buildEncodeTable(enc: ScalarEncoder, saturate: boolean, mode: RoundMode): Uint32Array {
-  const table = new Uint32Array(65536);
+interface EncodeTable {
+  entries: Uint32Array;
+  /** True if some entry is SLOW (never for formats with at most 6 mantissa bits). */
+  hasSlow: boolean;
+}
+
+function buildEncodeTable(enc: ScalarEncoder, saturate: boolean, mode: RoundMode): EncodeTable {
+  const entries = new Uint32Array(65536);
+  let hasSlow = false;
   for (let hi = 0; hi < 65536; hi++) {
     const base = (hi << 16) >>> 0;
     const atBase = enc(base, saturate, mode, null);
     const above = enc((base | 1) >>> 0, saturate, mode, null);
     const top = enc((base | 0xffff) >>> 0, saturate, mode, null);
-    if (above !== top) table[hi] = SLOW;
-    else if (atBase === above) table[hi] = atBase;
-    else table[hi] = 0x10000 | (atBase << 8) | above;
+    if (above !== top) {
+      entries[hi] = SLOW;
+      hasSlow = true;
+    } else if (atBase === above) {
+      entries[hi] = atBase;
+    } else {
+      entries[hi] = 0x10000 | (atBase << 8) | above;
+    }
   }
-  return table;
+  return { entries, hasSlow };
 }
 
 function encodeTable(
   x32: Uint32Array,
-  dst: CodeArray,
-  table: Uint32Array,
+  dst: Uint8Array,
+  table: EncodeTable,
   enc: ScalarEncoder,
   saturate: boolean,
   mode: RoundMode,
 ): void {
   const n = x32.length;
+  const t = table.entries;
+  if (!table.hasSlow) {
+    // Two-candidate entries: a Uint8Array store keeps the low byte, so `c` stores the code for a
+    // non-zero low half and `c >>> 8` the code for an exact tie.
+    for (let i = 0; i < n; i++) {
+      const x = x32[i]!;
+      const c = t[x >>> 16]!;
+      dst[i] = c <= 0xff ? c : (x & 0xffff) === 0 ? c >>> 8 : c;
+    }
+    return;
+  }
   for (let i = 0; i < n; i++) {
     const x = x32[i]!;
-    let c = table[x >>> 16]!;
-    if (c > 0xff) {
-      if (c === SLOW) c = enc(x, saturate, mode, null);
-      else c = (x & 0xffff) === 0 ? (c >>> 8) & 0xff : c & 0xff;
-    }
-    dst[i] = c;
+    const c = t[x >>> 16]!;
+    dst[i] = c <= 0xff ? c : resolveEntry(x, c, enc, saturate, mode);
   }
+}
+
+/** A table entry that depends on the low 16 bits: both candidates, or SLOW. */
+function resolveEntry(x: number, c: number, enc: ScalarEncoder, saturate: boolean, mode: RoundMode): number {
+  if (c === SLOW) return enc(x, saturate, mode, null);
+  return (x & 0xffff) === 0 ? (c >>> 8) & 0xff : c & 0xff;
+}
+
+/**
+ * Table decode of byte codes, four per 32-bit load when the codes are 4-byte aligned (about 3x faster
+ * than byte loads in V8). Returns the OR of all codes so callers can validate sub-byte codes.
+ */
+function decodeBytes(codes: Uint8Array, table: Uint32Array, out: Uint32Array): number {
+  const n = codes.length;
+  let acc = 0;
+  let i = 0;
+  if ((codes.byteOffset & 3) === 0 && n >= 4) {
+    const words = new Uint32Array(codes.buffer, codes.byteOffset, n >>> 2);
+    const w = words.length;
+    for (let k = 0; k < w; k++, i += 4) {
+      const v = words[k]!;
+      acc |= v;
+      out[i] = table[v & 0xff]!;
+      out[i + 1] = table[(v >>> 8) & 0xff]!;
+      out[i + 2] = table[(v >>> 16) & 0xff]!;
+      out[i + 3] = table[v >>> 24]!;
+    }
+    acc = acc | (acc >>> 8) | (acc >>> 16) | (acc >>> 24);
+  }
+  for (; i < n; i++) {
+    const c = codes[i]!;
+    acc |= c;
+    out[i] = table[c]!;
+  }
+  return acc & 0xff;
 }
 
 /**
@@ -322,12 +371,20 @@ function encodeTable(
  */
 function encodeWide(
   x32: Uint32Array,
-  dst: CodeArray,
+  dst: Uint16Array,
   w: WideParams,
   bits: number,
   enc: ScalarEncoder,
   saturate: boolean,
 ): void {
+  if (bits === 16 && w.mantissaBits === 10 && w.bias === 15 && w.zeroNeg === 0x8000) {
+    encodeFloat16(x32, dst, enc, saturate);
+    return;
+  }
+  if (bits === 16 && w.mantissaBits === 7 && w.bias === 127 && w.zeroNeg === 0x8000) {
+    encodeBfloat16(x32, dst, enc, saturate);
+    return;
+  }
   const sh = 23 - w.mantissaBits;
   const halfMinus1 = (1 << (sh - 1)) - 1;
   const rebias = (127 - w.bias) << w.mantissaBits;
@@ -335,19 +392,73 @@ function encodeWide(
   const maxMag = w.maxMag;
   const signShift = bits - 1;
   const zeroNeg = w.zeroNeg;
+  // Float32 magnitudes in [lo, hi) round to a finite normal code; everything else takes the scalar path.
+  const hi = ((maxMag + rebias) << sh) + halfMinus1 + 1 + ((maxMag & 1) === 0 ? 1 : 0);
+  const span = hi - lo;
   const n = x32.length;
   for (let i = 0; i < n; i++) {
     const x = x32[i]!;
     const a = x & 0x7fffffff;
-    let c: number;
-    if (a >= lo && a < 0x7f800000) {
-      const mag = ((a + halfMinus1 + ((a >>> sh) & 1)) >>> sh) - rebias;
-      c = mag <= maxMag ? mag | ((x >>> 31) << signShift) : enc(x, saturate, "nearest-even", null);
-    } else if (a === 0) {
-      c = x === 0 ? 0 : zeroNeg;
-    } else {
-      c = enc(x, saturate, "nearest-even", null);
+    const c = (((a + halfMinus1 + ((a >>> sh) & 1)) >>> sh) - rebias) | ((x >>> 31) << signShift);
+    dst[i] = (a - lo) >>> 0 < span ? c : a === 0 ? (x === 0 ? 0 : zeroNeg) : enc(x, saturate, "nearest-even", null);
+  }
+}
+
+// The two 16-bit formats that matter most get the loop above with literal constants and two codes per
+// 32-bit store: V8 then emits immediate shifts and compares and half the stores, about 1.7x faster than
+// the parameterised loop. The pair path needs a little-endian host (every JS engine in practice).
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** float16: normal results for float32 magnitudes in [2^-14, 65520), i.e. bits [0x38800000, 0x477FF000). */
+function encodeFloat16(x32: Uint32Array, dst: Uint16Array, enc: ScalarEncoder, saturate: boolean): void {
+  const n = x32.length;
+  let i = 0;
+  if (LITTLE_ENDIAN && (dst.byteOffset & 3) === 0) {
+    const pairs = new Uint32Array(dst.buffer, dst.byteOffset, n >>> 1);
+    const np = pairs.length;
+    for (let k = 0; k < np; k++, i += 2) {
+      const x = x32[i]!;
+      const y = x32[i + 1]!;
+      const a = x & 0x7fffffff;
+      const b = y & 0x7fffffff;
+      if ((a - 0x38800000) >>> 0 < 0x0efff000 && (b - 0x38800000) >>> 0 < 0x0efff000) {
+        const c = ((a - 0x37fff001 + ((a >>> 13) & 1)) >>> 13) | ((x >>> 16) & 0x8000);
+        const e = ((b - 0x37fff001 + ((b >>> 13) & 1)) >>> 13) | ((y >>> 16) & 0x8000);
+        pairs[k] = c | (e << 16);
+      } else {
+        pairs[k] = enc(x, saturate, "nearest-even", null) | (enc(y, saturate, "nearest-even", null) << 16);
+      }
     }
-    dst[i] = c;
+  }
+  for (; i < n; i++) {
+    const x = x32[i]!;
+    const a = x & 0x7fffffff;
+    const c = ((a - 0x37fff001 + ((a >>> 13) & 1)) >>> 13) | ((x >>> 16) & 0x8000);
+    dst[i] = (a - 0x38800000) >>> 0 < 0x0efff000 ? c : enc(x, saturate, "nearest-even", null);
+  }
+}
+
+/** bfloat16: every float32 below 0x7F7F8000 in magnitude (float32 subnormals included) rounds in place. */
+function encodeBfloat16(x32: Uint32Array, dst: Uint16Array, enc: ScalarEncoder, saturate: boolean): void {
+  const n = x32.length;
+  let i = 0;
+  if (LITTLE_ENDIAN && (dst.byteOffset & 3) === 0) {
+    const pairs = new Uint32Array(dst.buffer, dst.byteOffset, n >>> 1);
+    const np = pairs.length;
+    for (let k = 0; k < np; k++, i += 2) {
+      const x = x32[i]!;
+      const y = x32[i + 1]!;
+      if ((x & 0x7fffffff) < 0x7f7f8000 && (y & 0x7fffffff) < 0x7f7f8000) {
+        pairs[k] = ((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) | ((y + 0x7fff + ((y >>> 16) & 1)) & 0xffff0000);
+      } else {
+        pairs[k] = enc(x, saturate, "nearest-even", null) | (enc(y, saturate, "nearest-even", null) << 16);
+      }
+    }
+  }
+  for (; i < n; i++) {
+    const x = x32[i]!;
+    const c = (x + 0x7fff + ((x >>> 16) & 1)) >>> 16;
+    dst[i] = (x & 0x7fffffff) < 0x7f7f8000 ? c : enc(x, saturate, "nearest-even", null);
   }
 }
