@@ -42,7 +42,12 @@ export function assertMinLength(array: ArrayLike<unknown>, min: number, name: st
 }
 
 /** Throws unless `value` is an integer in [min, max]. */
-export function assertInteger(value: unknown, name: string, min: number, max: number): asserts value is number {
+export function assertInteger(
+  value: unknown,
+  name: string,
+  min: number,
+  max: number,
+): asserts value is number {
   if (typeof value === "number" && Number.isInteger(value) && value >= min && value <= max) return;
   if (typeof value !== "number") throw new TypeError(`${name} must be an integer, got ${describe(value)}`);
   throw new RangeError(`${name} must be an integer in [${min}, ${max}], got ${describe(value)}`);

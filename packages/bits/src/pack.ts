@@ -21,7 +21,9 @@ function assertCodesFit(codes: Uint8Array, bits: number, name: string): void {
   const limit = 1 << bits;
   for (let i = 0; i < codes.length; i++) {
     if (codes[i]! >= limit) {
-      throw new RangeError(`${name}[${i}] = ${codes[i]} does not fit in ${bits} bits (expected 0..${limit - 1})`);
+      throw new RangeError(
+        `${name}[${i}] = ${codes[i]} does not fit in ${bits} bits (expected 0..${limit - 1})`,
+      );
     }
   }
 }
@@ -250,7 +252,9 @@ export function unpackGgufNibblesInto(bytes: Uint8Array, dst: Uint8Array): numbe
   const count = dst.length;
   assertGgufCount(count);
   if (bytes.length < count >>> 1) {
-    throw new RangeError(`bytes is too short: ${count} nibbles need ${count >>> 1} bytes, got ${bytes.length}`);
+    throw new RangeError(
+      `bytes is too short: ${count} nibbles need ${count >>> 1} bytes, got ${bytes.length}`,
+    );
   }
   for (let b = 0; b < count; b += 32) {
     const o = b >>> 1;

@@ -1,7 +1,7 @@
-import { bfloat16, float16 } from "@lowbit/fp16";
 import { float4_e2m1fn } from "@lowbit/fp4";
 import { float6_e2m3fn, float6_e3m2fn } from "@lowbit/fp6";
 import { float8_e4m3fn, float8_e4m3fnuz, float8_e5m2, float8_e5m2fnuz, float8_e8m0fnu } from "@lowbit/fp8";
+import { bfloat16, float16 } from "@lowbit/fp16";
 import { hifloat8 } from "@lowbit/hif8";
 import type { FloatCodec } from "@lowbit/minifloat";
 

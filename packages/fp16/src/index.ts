@@ -1,2 +1,2 @@
-export { float16, bfloat16 } from "./fp16.js";
 export type { EncodeOptions, FloatCodec } from "@lowbit/minifloat";
+export { bfloat16, float16 } from "./fp16.js";

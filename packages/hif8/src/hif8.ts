@@ -155,4 +155,3 @@ export const hifloat8: FloatCodec<Uint8Array> = Object.freeze(
     decodeTable: hif8DecodeTable,
   }),
 );
-

@@ -1,2 +1,2 @@
-export { hifloat8, encodeHiF8Scalar, hif8DecodeTable } from "./hif8.js";
 export type { EncodeOptions, FloatCodec } from "@lowbit/minifloat";
+export { encodeHiF8Scalar, hif8DecodeTable, hifloat8 } from "./hif8.js";

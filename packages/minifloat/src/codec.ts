@@ -8,10 +8,10 @@ import {
   assertUint16Array,
   createRng,
   describe,
-  type Rng,
   pack as packBits,
   packInto as packBitsInto,
   packedLength,
+  type Rng,
   randomSeed,
   unpack as unpackBits,
   unpackInto as unpackBitsInto,
@@ -274,7 +274,9 @@ export function withPacking(codec: FloatCodec<Uint8Array>): SubByteFloatCodec {
 function invalidCode(codes: CodeArray, bits: number): RangeError {
   let i = 0;
   while (codes[i]! >>> bits === 0) i++;
-  return new RangeError(`codes[${i}] = ${codes[i]} is not a ${bits}-bit code (expected 0..${(1 << bits) - 1})`);
+  return new RangeError(
+    `codes[${i}] = ${codes[i]} is not a ${bits}-bit code (expected 0..${(1 << bits) - 1})`,
+  );
 }
 
 interface EncodeTable {
@@ -400,7 +402,8 @@ function encodeWide(
     const x = x32[i]!;
     const a = x & 0x7fffffff;
     const c = (((a + halfMinus1 + ((a >>> sh) & 1)) >>> sh) - rebias) | ((x >>> 31) << signShift);
-    dst[i] = (a - lo) >>> 0 < span ? c : a === 0 ? (x === 0 ? 0 : zeroNeg) : enc(x, saturate, "nearest-even", null);
+    dst[i] =
+      (a - lo) >>> 0 < span ? c : a === 0 ? (x === 0 ? 0 : zeroNeg) : enc(x, saturate, "nearest-even", null);
   }
 }
 

@@ -62,7 +62,9 @@ export function validateFormat(f: MinifloatFormat): void {
   const bits = (f.signed ? 1 : 0) + f.exponentBits + f.mantissaBits;
   if (bits > 16) throw new RangeError(`format ${f.name} has ${bits} bits; at most 16 are supported`);
   if (!["ieee", "fn", "fnuz", "finite"].includes(f.special)) {
-    throw new RangeError(`format.special must be "ieee" | "fn" | "fnuz" | "finite", got ${String(f.special)}`);
+    throw new RangeError(
+      `format.special must be "ieee" | "fn" | "fnuz" | "finite", got ${String(f.special)}`,
+    );
   }
   if (f.special === "ieee" && f.mantissaBits === 0) {
     throw new RangeError(`format ${f.name}: "ieee" specials need at least one mantissa bit for NaN`);

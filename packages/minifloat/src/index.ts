@@ -1,6 +1,3 @@
-export { createMinifloat, createSubByteMinifloat } from "./minifloat.js";
-export type { MinifloatCodec, SubByteMinifloatCodec } from "./minifloat.js";
-export { createCodec, withPacking } from "./codec.js";
 export type {
   CodeArray,
   CodecSpec,
@@ -10,9 +7,12 @@ export type {
   SubByteFloatCodec,
   WideParams,
 } from "./codec.js";
-export { resolveFormat, validateFormat } from "./format.js";
+export { createCodec, withPacking } from "./codec.js";
 export type { MinifloatFormat, ResolvedFormat, SpecialStyle } from "./format.js";
-export { roundShift, splitFloat32 } from "./round.js";
+export { resolveFormat, validateFormat } from "./format.js";
+export type { MinifloatCodec, SubByteMinifloatCodec } from "./minifloat.js";
+export { createMinifloat, createSubByteMinifloat } from "./minifloat.js";
 export type { RoundMode } from "./round.js";
-export { buildDecodeTable, createScalarEncoder, isNaNCode } from "./scalar.js";
+export { roundShift, splitFloat32 } from "./round.js";
 export type { ScalarEncoder } from "./scalar.js";
+export { buildDecodeTable, createScalarEncoder, isNaNCode } from "./scalar.js";

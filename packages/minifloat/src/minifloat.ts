@@ -1,4 +1,10 @@
-import { type CodeArray, createCodec, type FloatCodec, type SubByteFloatCodec, withPacking } from "./codec.js";
+import {
+  type CodeArray,
+  createCodec,
+  type FloatCodec,
+  type SubByteFloatCodec,
+  withPacking,
+} from "./codec.js";
 import { type MinifloatFormat, type ResolvedFormat, resolveFormat } from "./format.js";
 import { buildDecodeTable, createScalarEncoder } from "./scalar.js";
 

@@ -13,7 +13,7 @@ export type RoundMode = "nearest-even" | "nearest-away" | "stochastic";
 export function roundShift(sig: number, shift: number, mode: RoundMode, rng: Rng | null): number {
   if (mode === "stochastic") {
     if (shift > 32) return rng!.nextFloat() < sig * 2 ** -shift ? 1 : 0;
-    const rem = shift === 32 ? sig : sig & ((1 << shift) - 1) >>> 0;
+    const rem = shift === 32 ? sig : sig & (((1 << shift) - 1) >>> 0);
     const q = shift === 32 ? 0 : sig >>> shift;
     // Draw `shift` uniform bits r; round up iff r < rem, i.e. with probability rem / 2^shift exactly.
     const r = rng!.nextUint32() >>> (32 - shift);
