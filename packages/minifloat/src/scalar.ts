@@ -12,7 +12,7 @@ export type ScalarEncoder = (bits: number, saturate: boolean, mode: RoundMode, r
  */
 export function createScalarEncoder(f: ResolvedFormat): ScalarEncoder {
   const M = f.mantissaBits;
-  const { bias, emin, maxMag, signBit, nanPos, nanNeg, ovfPos, ovfNeg, zeroNeg, signed } = f;
+  const { bias, emin, maxMag, signBit, nanPos, nanNeg, ovfPos, ovfNeg, zeroNeg, signed, zero } = f;
   const parts = { sig: 0, exp: 0 };
   return (x, saturate, mode, rng) => {
     const neg = x >>> 31 === 1;
@@ -30,8 +30,15 @@ export function createScalarEncoder(f: ResolvedFormat): ScalarEncoder {
     let mag: number;
     if (e >= emin) {
       mag = ((e + bias - 1) << M) + roundShift(parts.sig, 23 - M, mode, rng);
-    } else {
+    } else if (zero || mode === "nearest-even") {
+      // Subnormal range. A zeroless format (E8M0) still rounds here as if code 0 were zero under
+      // nearest-even: that is ml_dtypes' rule (so 1.2·2^-127 → 2^-126), which the vectors pin.
       mag = roundShift(parts.sig, 23 - M + (emin - e), mode, rng);
+    } else if (e === emin - 1) {
+      // Zeroless, other modes: field 0 is the binade 2^-bias, rounded like any normal binade.
+      mag = roundShift(parts.sig, 23 - M, mode, rng) - (1 << M);
+    } else {
+      mag = 0; // below the smallest code of a zeroless format: it is the nearest, and the only floor
     }
     if (mag > maxMag) {
       if (saturate) return neg ? maxMag | signBit : maxMag;
