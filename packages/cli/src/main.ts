@@ -1,10 +1,10 @@
 import { readFile } from "node:fs/promises";
 import { type ParseArgsConfig, parseArgs } from "node:util";
 import { LowbitError } from "@lowbit/bits";
-import { type ConvertOptions, convertFile, ROUNDINGS, type Rounding, resolveFormat } from "./convert.js";
-import { formatRows, formatsTable } from "./formats.js";
 import { CONVERT_HELP, FORMATS_HELP, MAIN_HELP } from "./_help.js";
 import { progressBar } from "./_progress.js";
+import { type ConvertOptions, convertFile, ROUNDINGS, type Rounding, resolveFormat } from "./convert.js";
+import { formatRows, formatsTable } from "./formats.js";
 
 export const ExitCode = { OK: 0, ERROR: 1, USAGE: 2, INTERRUPTED: 130 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
