@@ -83,6 +83,9 @@ export interface CodecSpec {
   hasNaN: boolean;
   hasNegativeZero: boolean;
   minNormal: number;
+  /** Largest finite value and smallest positive value; derived from the decode table when omitted. */
+  maxFinite?: number;
+  minSubnormal?: number;
   defaultRounding: "nearest-even" | "nearest-away";
   encodeScalar: ScalarEncoder;
   /** float32 bits of every code (length 2^bits). Called once, lazily for 16-bit formats. */
@@ -135,14 +138,14 @@ export function createCodec<C extends CodeArray>(spec: CodecSpec): FloatCodec<C>
     return tables[k]!;
   };
 
-  const values = Float32Array.from(new Float32Array(getDecodeTable().buffer.slice(0)));
-  let maxFinite = 0;
-  let minSubnormal = Number.POSITIVE_INFINITY;
-  for (const v of values) {
-    if (Number.isFinite(v) && v > maxFinite) maxFinite = v;
-    if (v > 0 && v < minSubnormal) minSubnormal = v;
+  let maxFinite = spec.maxFinite ?? 0;
+  let minSubnormal = spec.minSubnormal ?? Number.POSITIVE_INFINITY;
+  if (spec.maxFinite === undefined || spec.minSubnormal === undefined) {
+    for (const v of new Float32Array(getDecodeTable().buffer)) {
+      if (Number.isFinite(v) && v > maxFinite) maxFinite = v;
+      if (v > 0 && v < minSubnormal) minSubnormal = v;
+    }
   }
-  if (!narrow) decodeTable = null; // 256 KiB: rebuild on first decode rather than keep it for metadata
 
   const checkCodes = (codes: unknown, what: string): void => {
     if (narrow) assertUint8Array(codes, what);

@@ -15,4 +15,4 @@ export { createMinifloat, createSubByteMinifloat } from "./minifloat.js";
 export type { RoundMode } from "./round.js";
 export { roundShift, splitFloat32 } from "./round.js";
 export type { ScalarEncoder } from "./scalar.js";
-export { buildDecodeTable, createScalarEncoder, isNaNCode } from "./scalar.js";
+export { buildDecodeTable, codeValue, createScalarEncoder, isNaNCode } from "./scalar.js";

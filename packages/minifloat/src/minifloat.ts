@@ -6,7 +6,7 @@ import {
   withPacking,
 } from "./codec.js";
 import { type MinifloatFormat, type ResolvedFormat, resolveFormat } from "./format.js";
-import { buildDecodeTable, createScalarEncoder } from "./scalar.js";
+import { buildDecodeTable, codeValue, createScalarEncoder } from "./scalar.js";
 
 /** A codec built from a format description, with the format itself attached. */
 export type MinifloatCodec<C extends CodeArray = CodeArray> = FloatCodec<C> & {
@@ -31,6 +31,8 @@ export function createMinifloat(format: MinifloatFormat): MinifloatCodec {
     hasNaN: f.special !== "finite",
     hasNegativeZero: f.signed && f.special !== "fnuz",
     minNormal,
+    maxFinite: codeValue(f, f.maxMag),
+    minSubnormal: codeValue(f, f.zero ? 1 : 0),
     defaultRounding: "nearest-even",
     encodeScalar: createScalarEncoder(f),
     decodeTable: () => buildDecodeTable(f),

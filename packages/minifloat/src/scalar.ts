@@ -55,28 +55,27 @@ export function buildDecodeTable(f: ResolvedFormat): Uint32Array {
   const table = new Uint32Array(n);
   const f32 = new Float32Array(1);
   const u32 = new Uint32Array(f32.buffer);
-  const M = f.mantissaBits;
-  const eMask = (1 << f.exponentBits) - 1;
-  const mMask = (1 << M) - 1;
   for (let c = 0; c < n; c++) {
-    const neg = (c & f.signBit) !== 0;
-    const e = (c >>> M) & eMask;
-    const m = c & mMask;
-    let bits: number;
-    if (isNaNCode(f, c)) {
-      bits = neg || f.special === "fnuz" ? 0xffc00000 : 0x7fc00000;
-    } else if (f.special === "ieee" && e === eMask) {
-      bits = neg ? 0xff800000 : 0x7f800000;
-    } else {
-      let v: number;
-      if (e === 0) v = f.zero ? m * 2 ** (1 - f.bias - M) : 2 ** -f.bias * (1 + m / 2 ** M);
-      else v = (1 + m / 2 ** M) * 2 ** (e - f.bias);
-      f32[0] = neg ? -v : v;
-      bits = u32[0]!;
-    }
-    table[c] = bits >>> 0;
+    f32[0] = codeValue(f, c);
+    // Canonical quiet NaN with the code's sign (fnuz's single NaN is negative, as ml_dtypes decodes it).
+    table[c] = Number.isNaN(f32[0]!) ? ((c & f.signBit) !== 0 || f.special === "fnuz" ? 0xffc00000 : 0x7fc00000) : u32[0]!;
   }
   return table;
+}
+
+/** The exact value of one code (NaN for NaN codes, ±Infinity for Inf codes). */
+export function codeValue(f: ResolvedFormat, c: number): number {
+  if (isNaNCode(f, c)) return Number.NaN;
+  const M = f.mantissaBits;
+  const eMask = (1 << f.exponentBits) - 1;
+  const neg = (c & f.signBit) !== 0;
+  const e = (c >>> M) & eMask;
+  const m = c & ((1 << M) - 1);
+  let v: number;
+  if (f.special === "ieee" && e === eMask) v = Number.POSITIVE_INFINITY;
+  else if (e === 0) v = f.zero ? m * 2 ** (1 - f.bias - M) : 2 ** -f.bias * (1 + m / 2 ** M);
+  else v = (1 + m / 2 ** M) * 2 ** (e - f.bias);
+  return neg ? -v : v;
 }
 
 export function isNaNCode(f: ResolvedFormat, code: number): boolean {
