@@ -1,16 +1,24 @@
-export const MAIN_HELP = `lowbit: low-bit number formats from the command line
+export const MAIN_HELP = `lowbit: low-bit number formats and quantized models from the command line
 
 Usage:
   lowbit formats [--json]
   lowbit convert --to <format> [options] IN OUT
+  lowbit inspect [--json] FILE
+  lowbit quantize --format <name> [options] IN OUT
+  lowbit dequantize [--dtype f32|f16|bf16] IN OUT
+  lowbit compare [--json] A B
   lowbit help [command]
   lowbit --version
 
 Commands:
-  formats   list the element formats (codecs) lowbit knows
-  convert   convert a raw little-endian file between float32 and a low-bit format
+  formats      list the element formats (codecs) lowbit knows
+  convert      convert a raw little-endian file between float32 and a low-bit format
+  inspect      list a safetensors file's tensors, dtypes, shapes, sizes and quantization
+  quantize     quantize the float tensors of a safetensors file with any registered format
+  dequantize   restore a quantized safetensors file's tensors to floats
+  compare      per-tensor error of one safetensors file against another
 
-Exit codes: 0 success, 1 error, 2 usage error, 130 interrupted.
+Exit codes: 0 success, 1 error (bad data, file system), 2 usage error, 130 interrupted.
 Run 'lowbit <command> --help' for a command's options.
 `;
 
@@ -55,4 +63,80 @@ Examples:
   lowbit convert --to float4_e2m1fn --saturate weights.f32 weights.fp4
   lowbit convert --from float4_e2m1fn --to float32 --count 1001 weights.fp4 back.f32
   lowbit convert --from bfloat16 --to float8_e5m2 --rounding stochastic --seed 7 w.bf16 w.e5m2
+`;
+
+export const INSPECT_HELP = `Usage: lowbit inspect [--json] FILE
+
+Describes a safetensors file from its header alone (no tensor data is read): every tensor's name,
+dtype, shape, element count, bytes and bits per element, in file order. A lowbit quantized tensor is
+one line: its format, the bytes of all its parts, bits per weight, and its spec (every option). Then
+totals per dtype or format and for the whole file.
+
+Options:
+  --json       print the same as JSON, with each quantized tensor's parts (tensor, dtype, shape, bytes)
+  -h, --help   show this help
+`;
+
+export const QUANTIZE_HELP = `Usage: lowbit quantize --format <name> [options] IN OUT
+
+Quantizes the floating tensors of the safetensors file IN with a registered quantizer (the element
+formats of 'lowbit formats', and int4, nf4, mxfp4, ... once registered) and writes the lowbit model
+OUT: each quantized tensor stored as its parts, the rest unchanged, IN's metadata kept.
+
+A tensor is quantized when it is F32, F16, BF16 or F64, has at least 2 dimensions and at least
+--min-elements elements, and its name matches no --skip pattern. Everything else (vectors, scalars,
+integers, float8 codes, tensors already quantized) is copied as it is.
+
+Options:
+  --format <name>         quantizer (required); an unknown name lists the known ones
+  --group <n>             group size: passes group: n, for quantizers that take a group option
+  --option <key=value>    any quantizer option, repeatable; the value is read as JSON when it parses
+                          (8, true, null, "x") and as a string otherwise (--option rounding=stochastic)
+  --skip <regex>          keep tensors whose name matches (JavaScript RegExp, unanchored); repeatable
+  --min-elements <n>      smallest tensor to quantize (default 1024)
+  --on-error <mode>       fail (default): stop at the first tensor the quantizer rejects, write nothing;
+                          skip: keep such tensors unquantized, with a warning on stderr for each
+  -q, --quiet             no progress bar, no summary (warnings still print)
+  -h, --help              show this help
+
+OUT is written to a temporary file beside it, fsynced and renamed: on any error an existing OUT is
+left untouched. One summary line goes to stdout: tensors and weights quantized, bits per weight
+(every part counted: codes, scales, ...), and the size of OUT against IN.
+
+Examples:
+  lowbit quantize --format float8_e4m3fn model.safetensors model.e4m3.safetensors
+  lowbit quantize --format float8_e4m3fn --option scaling=tensor --skip 'embed|lm_head' in.st out.st
+  lowbit quantize --format int4 --group 32 --on-error skip model.safetensors model.int4.safetensors
+`;
+
+export const DEQUANTIZE_HELP = `Usage: lowbit dequantize [--dtype f32|f16|bf16] IN OUT
+
+Restores every lowbit quantized tensor of IN to floats with its registered quantizer and writes a
+plain safetensors file OUT, readable by any safetensors reader: restored tensors in the chosen dtype,
+every other tensor unchanged, IN's metadata kept (without the lowbit key).
+
+Options:
+  --dtype <dtype>   f32 (default, exact), f16 or bf16 (rounded to nearest even; overflow to Inf)
+  -q, --quiet       no progress bar, no summary
+  -h, --help        show this help
+
+OUT is written to a temporary file, fsynced and renamed; on error an existing OUT is left untouched.
+`;
+
+export const COMPARE_HELP = `Usage: lowbit compare [--json] A B
+
+Compares B against the reference A, tensor by tensor, for every name in both files with the same
+shape: relative MSE (sum of squared errors over sum of squares of A), SQNR in dB, largest absolute
+error, and each side's dtype or format and bits per weight (all parts of a quantized tensor
+counted). Quantized tensors in either file are dequantized first. A total line weights each tensor
+by its element count: the mean of the relative MSEs, the SQNR of that mean, the largest error, and
+the mean bits per weight. Names in only one file, and shape mismatches, are listed after the table.
+
+Options:
+  --json       print the same as JSON (an exact tensor's SQNR is the string "Infinity")
+  -q, --quiet  no progress bar
+  -h, --help   show this help
+
+Example:
+  lowbit compare model.safetensors model.e4m3.safetensors
 `;

@@ -1,10 +1,32 @@
 import { readFile } from "node:fs/promises";
 import { type ParseArgsConfig, parseArgs } from "node:util";
-import { LowbitError } from "@lowbit/bits";
-import { CONVERT_HELP, FORMATS_HELP, MAIN_HELP } from "./_help.js";
-import { progressBar } from "./_progress.js";
+import { LowbitError, type Quantizer } from "@lowbit/bits";
+import { getQuantizer } from "@lowbit/formats";
+import {
+  COMPARE_HELP,
+  CONVERT_HELP,
+  DEQUANTIZE_HELP,
+  FORMATS_HELP,
+  INSPECT_HELP,
+  MAIN_HELP,
+  QUANTIZE_HELP,
+} from "./_help.js";
+import { type ProgressBar, progressBar } from "./_progress.js";
+import { compareFiles, compareJson, compareText } from "./compare.js";
 import { type ConvertOptions, convertFile, ROUNDINGS, type Rounding, resolveFormat } from "./convert.js";
+import { DEQUANTIZE_DTYPES, type DequantizeDtype, dequantizeFile } from "./dequantize.js";
 import { formatRows, formatsTable } from "./formats.js";
+import { inspectFile, inspectText } from "./inspect.js";
+import {
+  checkQuantizeOptions,
+  type FileProgress,
+  ON_ERROR,
+  type OnError,
+  optionsOf,
+  type QuantizeResult,
+  quantizeFile,
+  quantizeSummary,
+} from "./quantize.js";
 
 export const ExitCode = { OK: 0, ERROR: 1, USAGE: 2, INTERRUPTED: 130 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
@@ -42,6 +64,10 @@ interface Command {
 const COMMANDS: Readonly<Record<string, Command>> = {
   formats: { help: FORMATS_HELP, run: runFormats },
   convert: { help: CONVERT_HELP, run: runConvert },
+  inspect: { help: INSPECT_HELP, run: runInspect },
+  quantize: { help: QUANTIZE_HELP, run: runQuantize },
+  dequantize: { help: DEQUANTIZE_HELP, run: runDequantize },
+  compare: { help: COMPARE_HELP, run: runCompare },
 };
 
 /**
@@ -205,10 +231,10 @@ async function runConvert(args: string[], ctx: Context): Promise<number> {
   const seed = values.seed;
   if (seed !== undefined) {
     if (rounding !== "stochastic") throw usage("--seed applies only with --rounding stochastic");
-    options.seed = parseInteger(seed, "--seed", 0xffffffff);
+    options.seed = parseInteger(seed, "--seed", 0xffffffff, "convert");
   }
   const count = values.count;
-  if (count !== undefined) options.count = parseInteger(count, "--count", Number.MAX_SAFE_INTEGER);
+  if (count !== undefined) options.count = parseInteger(count, "--count", Number.MAX_SAFE_INTEGER, "convert");
   if (to === "float32" && (options.saturate !== undefined || rounding !== undefined)) {
     throw usage("--saturate and --rounding apply only when encoding; --to is float32");
   }
@@ -218,7 +244,7 @@ async function runConvert(args: string[], ctx: Context): Promise<number> {
 
   const quiet = values.quiet === true;
   const bar = !quiet && ctx.stderr.isTTY === true ? progressBar(ctx.stderr, `${from} -> ${to}`) : null;
-  if (bar !== null) options.onProgress = (p) => bar.update(p);
+  if (bar !== null) options.onProgress = (p) => bar.update(p.elements, p.totalElements);
   let result: Awaited<ReturnType<typeof convertFile>>;
   try {
     result = await convertFile(options);
@@ -236,10 +262,228 @@ async function runConvert(args: string[], ctx: Context): Promise<number> {
   return ExitCode.OK;
 }
 
-function parseInteger(text: string, what: string, max: number): number {
+function parseInteger(text: string, what: string, max: number, command: string): number {
   const n = /^[0-9]+$/.test(text) ? Number(text) : Number.NaN;
   if (!Number.isSafeInteger(n) || n > max) {
-    throw new UsageError(`${what} must be an integer in [0, ${max}]; got ${JSON.stringify(text)}`, "convert");
+    throw new UsageError(`${what} must be an integer in [0, ${max}]; got ${JSON.stringify(text)}`, command);
   }
   return n;
+}
+
+/** One positional argument per name in `names`; the message names them when they are not all there. */
+function positionalsOf(command: string, positionals: string[], names: readonly string[]): string[] {
+  if (positionals.length !== names.length) {
+    const what = names.length === 1 ? `the file ${names[0]}` : `the files ${names.join(" and ")}`;
+    throw new UsageError(`expected ${what}, got ${positionals.length} argument(s)`, command);
+  }
+  return positionals;
+}
+
+/**
+ * Progress of a whole-file command on a TTY: a bar over tensors (with the current tensor's name),
+ * then one over the bytes written. `pause` erases the bar so a warning can be printed.
+ */
+function fileProgress(ctx: Context, label: string, quiet: boolean) {
+  if (quiet || ctx.stderr.isTTY !== true) return { onProgress: undefined, pause() {}, done() {} };
+  let stage: FileProgress["stage"] | null = null;
+  let bar: ProgressBar | null = null;
+  return {
+    onProgress(p: FileProgress) {
+      if (p.stage !== stage) {
+        bar?.done();
+        stage = p.stage;
+        bar =
+          p.stage === "tensors"
+            ? progressBar(ctx.stderr, label, { unit: "tensors", rate: false })
+            : progressBar(ctx.stderr, "writing", { unit: "bytes" });
+      }
+      bar!.update(p.done, p.total, p.tensor);
+    },
+    pause() {
+      bar?.done();
+    },
+    done() {
+      bar?.done();
+    },
+  };
+}
+
+async function runInspect(args: string[], ctx: Context): Promise<number> {
+  const { values, positionals } = parse("inspect", args, { json: { type: "boolean" } });
+  const [file] = positionalsOf("inspect", positionals, ["FILE"]) as [string];
+  const report = await inspectFile(file);
+  ctx.stdout.write(values.json === true ? `${JSON.stringify(report, null, 2)}\n` : inspectText(report));
+  return ExitCode.OK;
+}
+
+const QUANTIZE_OPTIONS = {
+  format: { type: "string" },
+  group: { type: "string" },
+  option: { type: "string", multiple: true },
+  skip: { type: "string", multiple: true },
+  "min-elements": { type: "string" },
+  "on-error": { type: "string" },
+  quiet: { type: "boolean", short: "q" },
+} as const;
+
+/** `key=value`, the value read as JSON when it parses and as a string otherwise. */
+function parseOption(text: string): [string, unknown] {
+  const eq = text.indexOf("=");
+  if (eq <= 0) {
+    throw new UsageError(`--option must be key=value; got ${JSON.stringify(text)}`, "quantize");
+  }
+  const raw = text.slice(eq + 1);
+  let value: unknown = raw;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    // not JSON: the string itself
+  }
+  return [text.slice(0, eq), value];
+}
+
+async function runQuantize(args: string[], ctx: Context): Promise<number> {
+  const { values, positionals } = parse("quantize", args, QUANTIZE_OPTIONS);
+  const usage = (message: string) => new UsageError(message, "quantize");
+  const format = values.format;
+  if (format === undefined) throw usage("missing --format <name>");
+  const options: Record<string, unknown> = {};
+  for (const text of values.option ?? []) {
+    const [key, value] = parseOption(text);
+    if (Object.hasOwn(options, key)) throw usage(`--option ${key} is given twice`);
+    options[key] = value;
+  }
+  let quantizer: Quantizer;
+  try {
+    quantizer = getQuantizer(format);
+  } catch (e) {
+    if (e instanceof RangeError) throw usage(`--format: ${e.message}`);
+    throw e;
+  }
+  if (values.group !== undefined) {
+    if (!Object.hasOwn(quantizer.defaults, "group")) {
+      throw usage(`--group: ${format} has no group option (${optionsOf(quantizer)})`);
+    }
+    if (Object.hasOwn(options, "group")) throw usage("give the group size once: --group or --option group=");
+    options["group"] = parseInteger(values.group, "--group", Number.MAX_SAFE_INTEGER, "quantize");
+  }
+  try {
+    checkQuantizeOptions(format, options);
+  } catch (e) {
+    if (e instanceof RangeError || e instanceof TypeError) throw usage(`--option: ${e.message}`);
+    throw e;
+  }
+  const skip = (values.skip ?? []).map((pattern) => {
+    try {
+      return new RegExp(pattern);
+    } catch (e) {
+      throw usage(`--skip: ${(e as Error).message}`);
+    }
+  });
+  const onError = values["on-error"] ?? "fail";
+  if (!(ON_ERROR as readonly string[]).includes(onError)) {
+    throw usage(`--on-error must be one of ${ON_ERROR.join(", ")}; got ${JSON.stringify(onError)}`);
+  }
+  const minElements =
+    values["min-elements"] === undefined
+      ? undefined
+      : parseInteger(values["min-elements"], "--min-elements", Number.MAX_SAFE_INTEGER, "quantize");
+  const [input, output] = positionalsOf("quantize", positionals, ["IN", "OUT"]) as [string, string];
+
+  const quiet = values.quiet === true;
+  const progress = fileProgress(ctx, `quantize ${format}`, quiet);
+  let result: QuantizeResult;
+  try {
+    result = await quantizeFile({
+      input,
+      output,
+      format,
+      options,
+      skip,
+      onError: onError as OnError,
+      ...(minElements !== undefined ? { minElements } : {}),
+      onWarning: (message) => {
+        progress.pause();
+        ctx.stderr.write(`lowbit: warning: ${message}\n`);
+      },
+      ...(progress.onProgress !== undefined ? { onProgress: progress.onProgress } : {}),
+      ...(ctx.signal !== undefined ? { signal: ctx.signal } : {}),
+    });
+  } finally {
+    progress.done();
+  }
+  if (!quiet) ctx.stdout.write(`${quantizeSummary(result)}\n`);
+  return ExitCode.OK;
+}
+
+const DTYPE_ALIASES: Readonly<Record<string, DequantizeDtype>> = {
+  f32: "f32",
+  float32: "f32",
+  f16: "f16",
+  float16: "f16",
+  bf16: "bf16",
+  bfloat16: "bf16",
+};
+
+async function runDequantize(args: string[], ctx: Context): Promise<number> {
+  const { values, positionals } = parse("dequantize", args, {
+    dtype: { type: "string" },
+    quiet: { type: "boolean", short: "q" },
+  });
+  const text = values.dtype ?? "f32";
+  const dtype = Object.hasOwn(DTYPE_ALIASES, text.toLowerCase())
+    ? DTYPE_ALIASES[text.toLowerCase()]
+    : undefined;
+  if (dtype === undefined) {
+    throw new UsageError(
+      `--dtype must be one of ${DEQUANTIZE_DTYPES.join(", ")}; got ${JSON.stringify(text)}`,
+      "dequantize",
+    );
+  }
+  const [input, output] = positionalsOf("dequantize", positionals, ["IN", "OUT"]) as [string, string];
+  const quiet = values.quiet === true;
+  const progress = fileProgress(ctx, "dequantize", quiet);
+  let result: Awaited<ReturnType<typeof dequantizeFile>>;
+  try {
+    result = await dequantizeFile({
+      input,
+      output,
+      dtype,
+      ...(progress.onProgress !== undefined ? { onProgress: progress.onProgress } : {}),
+      ...(ctx.signal !== undefined ? { signal: ctx.signal } : {}),
+    });
+  } finally {
+    progress.done();
+  }
+  if (!quiet) {
+    const r = result;
+    const what =
+      r.dequantized === 0
+        ? `no quantized tensors: copied ${r.tensors} tensors`
+        : `dequantized ${r.dequantized} of ${r.tensors} tensors (${r.formats.join(", ")}, ${r.elements} weights) to ${r.dtype.toUpperCase()}`;
+    ctx.stdout.write(`${what}; ${r.bytesIn} -> ${r.bytesOut} bytes; ${r.seconds.toFixed(2)} s\n`);
+  }
+  return ExitCode.OK;
+}
+
+async function runCompare(args: string[], ctx: Context): Promise<number> {
+  const { values, positionals } = parse("compare", args, {
+    json: { type: "boolean" },
+    quiet: { type: "boolean", short: "q" },
+  });
+  const [a, b] = positionalsOf("compare", positionals, ["A", "B"]) as [string, string];
+  const progress = fileProgress(ctx, "compare", values.quiet === true);
+  let report: Awaited<ReturnType<typeof compareFiles>>;
+  try {
+    report = await compareFiles(a, b, {
+      ...(progress.onProgress !== undefined ? { onProgress: progress.onProgress } : {}),
+      ...(ctx.signal !== undefined ? { signal: ctx.signal } : {}),
+    });
+  } finally {
+    progress.done();
+  }
+  ctx.stdout.write(
+    values.json === true ? `${JSON.stringify(compareJson(report), null, 2)}\n` : compareText(report),
+  );
+  return ExitCode.OK;
 }

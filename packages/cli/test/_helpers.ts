@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** The built command, as `npm i -g @lowbit/cli` would run it. */
@@ -87,4 +87,30 @@ export function sampleFloats(n: number, seed = 1): Float32Array {
     out[i] = i < specials.length ? specials[i]! : (next() < 0.5 ? -1 : 1) * 2 ** (next() * 40 - 25);
   }
   return out;
+}
+
+/**
+ * The shared data folder: `$LOWBIT_SHARED` when set, otherwise `<repo root>/../shared` (the repo root
+ * is the nearest ancestor holding turbo.json), as test/conformance finds it. Missing data is an
+ * error, never a skip.
+ */
+export function sharedDir(): string {
+  const fromEnv = process.env["LOWBIT_SHARED"];
+  if (fromEnv !== undefined && fromEnv !== "") return resolve(fromEnv);
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, "turbo.json"))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error(`no turbo.json above ${fileURLToPath(import.meta.url)}`);
+    dir = parent;
+  }
+  return resolve(dir, "..", "shared");
+}
+
+/** A model file of `<shared>/datasets/models`; throws a clear Error when it is missing. */
+export function sharedModel(name: string): string {
+  const path = join(sharedDir(), "datasets", "models", name);
+  if (!existsSync(path)) {
+    throw new Error(`test model ${path} not found: point LOWBIT_SHARED at the folder holding datasets/`);
+  }
+  return path;
 }

@@ -83,6 +83,16 @@ function channelLayout(shape: readonly number[], axis: number): [number, number]
   return [shape[a]!, inner];
 }
 
+/** Calls fn(channel, start, end) for each contiguous run of elements that share a channel. */
+function forEachChannelRun(
+  n: number,
+  channels: number,
+  inner: number,
+  fn: (c: number, start: number, end: number) => void,
+): void {
+  for (let start = 0, run = 0; start < n; start += inner, run++) fn(run % channels, start, start + inner);
+}
+
 function makeQuantizer(codec: FloatCodec, summary: string): Quantizer {
   const sub = codec.bits < 8 ? (codec as SubByteFloatCodec) : null;
   const codeDtype: PartDtype = CODE_DTYPE[codec.name] ?? "U8";
@@ -100,18 +110,25 @@ function makeQuantizer(codec: FloatCodec, summary: string): Quantizer {
     let scaled = src;
     if (o.scaling !== "none") {
       const amax = new Float32Array(channels);
-      for (let i = 0; i < n; i++) {
-        const c = Math.floor(i / inner) % channels;
-        const a = Math.abs(src[i]!);
-        if (a > amax[c]! && Number.isFinite(a)) amax[c] = a;
-      }
+      forEachChannelRun(n, channels, inner, (c, start, end) => {
+        let m = amax[c]!;
+        for (let i = start; i < end; i++) {
+          const a = Math.abs(src[i]!);
+          if (a > m && a !== Number.POSITIVE_INFINITY) m = a;
+        }
+        amax[c] = m;
+      });
       const inv = new Float32Array(channels);
       for (let c = 0; c < channels; c++) {
         scales[c] = Math.fround(amax[c]! / target);
         inv[c] = scales[c] === 0 ? 0 : Math.fround(1 / scales[c]!);
       }
-      scaled = new Float32Array(n);
-      for (let i = 0; i < n; i++) scaled[i] = Math.fround(src[i]! * inv[Math.floor(i / inner) % channels]!);
+      const out = new Float32Array(n);
+      forEachChannelRun(n, channels, inner, (c, start, end) => {
+        const k = inv[c]!;
+        for (let i = start; i < end; i++) out[i] = src[i]! * k; // a Float32Array store rounds like fround
+      });
+      scaled = out;
     }
     const codes = codec.encode(scaled, { saturate: o.saturate });
     const parts: Record<string, TensorPart> = {
@@ -156,8 +173,10 @@ function makeQuantizer(codec: FloatCodec, summary: string): Quantizer {
       throw new CorruptDataError(`${codec.name} scales must be ${channels} float32 values`);
     }
     const scales = s.data;
-    for (let i = 0; i < n; i++)
-      values[i] = Math.fround(values[i]! * scales[Math.floor(i / inner) % channels]!);
+    forEachChannelRun(n, channels, inner, (c, start, end) => {
+      const k = scales[c]!;
+      for (let i = start; i < end; i++) values[i] = values[i]! * k;
+    });
     return out;
   };
 

@@ -5,7 +5,7 @@
  * bench/results/<suite>.filtered.json so a partial run never replaces the full results.
  */
 import { runSuite } from "./harness.js";
-import { suites } from "./suites/index.js";
+import { customSuites, suites } from "./suites/index.js";
 
 interface Args {
   filters: RegExp[];
@@ -50,6 +50,9 @@ async function main(): Promise<void> {
       ...(args.iterations === undefined ? {} : { iterations: args.iterations }),
     });
     if (res !== null) ran++;
+  }
+  for (const suite of customSuites) {
+    if ((await suite.run(args.filters)) !== null) ran++;
   }
   if (ran === 0) {
     console.error(`no case matches ${args.filters.map(String).join(" ")}`);
