@@ -6,10 +6,18 @@ import {
   shapeSize,
   type WorkContext,
 } from "@lowbit/bits";
+import { any4Quantizers } from "@lowbit/any4";
+import { mxQuantizers } from "@lowbit/mx";
+import { nf4Quantizers } from "@lowbit/nf4";
 import { elementQuantizers } from "./element-quantizers.js";
 
 const registry = new Map<string, Quantizer>();
-for (const q of elementQuantizers) registry.set(q.name, q);
+for (const group of [elementQuantizers, nf4Quantizers, any4Quantizers, mxQuantizers]) {
+  for (const q of group) {
+    if (registry.has(q.name)) throw new Error(`quantizer ${q.name} is registered twice`);
+    registry.set(q.name, q);
+  }
+}
 
 /** Every registered quantizer, in registration order. */
 export function listQuantizers(): readonly Quantizer[] {
