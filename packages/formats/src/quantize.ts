@@ -1,3 +1,4 @@
+import { any4Quantizers } from "@lowbit/any4";
 import {
   NotFoundError,
   type QuantizedTensor,
@@ -6,13 +7,13 @@ import {
   shapeSize,
   type WorkContext,
 } from "@lowbit/bits";
-import { any4Quantizers } from "@lowbit/any4";
+import { intQuantizers } from "@lowbit/int";
 import { mxQuantizers } from "@lowbit/mx";
 import { nf4Quantizers } from "@lowbit/nf4";
 import { elementQuantizers } from "./element-quantizers.js";
 
 const registry = new Map<string, Quantizer>();
-for (const group of [elementQuantizers, nf4Quantizers, any4Quantizers, mxQuantizers]) {
+for (const group of [elementQuantizers, intQuantizers, nf4Quantizers, any4Quantizers, mxQuantizers]) {
   for (const q of group) {
     if (registry.has(q.name)) throw new Error(`quantizer ${q.name} is registered twice`);
     registry.set(q.name, q);
