@@ -37,14 +37,14 @@ export {
 } from "./pack.js";
 export type { Rng } from "./rng.js";
 export { createRng, randomSeed } from "./rng.js";
-export { DTYPE_BYTES, PART_DTYPES, assertShapeMatches, shapeSize, throwIfAborted } from "./tensor.js";
 export type {
   AbortLike,
   PartDtype,
-  QuantSpec,
   QuantizedTensor,
   Quantizer,
+  QuantSpec,
   TensorPart,
   TypedArray,
   WorkContext,
 } from "./tensor.js";
+export { assertShapeMatches, DTYPE_BYTES, PART_DTYPES, shapeSize, throwIfAborted } from "./tensor.js";

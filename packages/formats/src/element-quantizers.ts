@@ -83,6 +83,47 @@ function channelLayout(shape: readonly number[], axis: number): [number, number]
   return [shape[a]!, inner];
 }
 
+/** values[i] = table[code[i]] · scale of i's channel; a plain loop so V8 keeps it monomorphic. */
+function decodeScaled(
+  codes: Uint8Array,
+  table: Float32Array,
+  scales: Float32Array,
+  channels: number,
+  inner: number,
+  values: Float32Array,
+): void {
+  const n = values.length;
+  for (let start = 0, run = 0; start < n; start += inner, run++) {
+    const k = scales[run % channels]!;
+    const end = start + inner;
+    for (let i = start; i < end; i++) values[i] = table[codes[i]!]! * k;
+  }
+}
+
+/**
+ * 4-bit codes straight from the packed bytes (element 2j low nibble, 2j+1 high) when every channel run
+ * has an even length: one byte load gives two values, and no unpacked copy is made.
+ */
+function decodeNibblesScaled(
+  packed: Uint8Array,
+  table: Float32Array,
+  scales: Float32Array,
+  channels: number,
+  inner: number,
+  values: Float32Array,
+): void {
+  const n = values.length;
+  for (let start = 0, run = 0; start < n; start += inner, run++) {
+    const k = scales[run % channels]!;
+    const end = start + inner;
+    for (let i = start, j = start >>> 1; i < end; i += 2, j++) {
+      const b = packed[j]!;
+      values[i] = table[b & 15]! * k;
+      values[i + 1] = table[b >>> 4]! * k;
+    }
+  }
+}
+
 /** Calls fn(channel, start, end) for each contiguous run of elements that share a channel. */
 function forEachChannelRun(
   n: number,
@@ -97,6 +138,12 @@ function makeQuantizer(codec: FloatCodec, summary: string): Quantizer {
   const sub = codec.bits < 8 ? (codec as SubByteFloatCodec) : null;
   const codeDtype: PartDtype = CODE_DTYPE[codec.name] ?? "U8";
   const target = SCALE_TARGET[codec.name] ?? codec.maxFinite;
+  // The value of every code, for the fused decode-and-scale loop (scaled formats have ≤ 8 bits).
+  let values8: Float32Array | null = null;
+  const valueTable = (): Float32Array => {
+    values8 ??= codec.decode(Uint8Array.from({ length: 1 << codec.bits }, (_, i) => i) as never);
+    return values8;
+  };
 
   const quantize = (
     src: Float32Array,
@@ -156,7 +203,7 @@ function makeQuantizer(codec: FloatCodec, summary: string): Quantizer {
       if (!(q.data instanceof Uint8Array) || q.data.length < packedLength(n, codec.bits)) {
         throw new CorruptDataError(`${codec.name} qdata must be ${packedLength(n, codec.bits)} packed bytes`);
       }
-      codes = sub.unpack(q.data, n);
+      codes = o.scaling !== "none" && codec.bits === 4 ? q.data : sub.unpack(q.data, n);
     } else {
       const want = codec.bits > 8 ? Uint16Array : Uint8Array;
       if (!(q.data instanceof want) || q.data.length !== n) {
@@ -165,18 +212,24 @@ function makeQuantizer(codec: FloatCodec, summary: string): Quantizer {
       codes = q.data;
     }
     const values = out.length === n ? out : out.subarray(0, n);
-    codec.decodeInto(codes as never, values);
-    if (o.scaling === "none") return out;
+    if (o.scaling === "none") {
+      codec.decodeInto(codes as never, values);
+      return out;
+    }
     const [channels, inner] = o.scaling === "channel" ? channelLayout(qt.shape, o.axis) : [1, n];
     const s = qt.parts["scales"];
     if (s === undefined || !(s.data instanceof Float32Array) || s.data.length !== channels) {
       throw new CorruptDataError(`${codec.name} scales must be ${channels} float32 values`);
     }
     const scales = s.data;
-    forEachChannelRun(n, channels, inner, (c, start, end) => {
-      const k = scales[c]!;
-      for (let i = start; i < end; i++) values[i] = values[i]! * k;
-    });
+    // Scaled codes of ≤ 8 bits: one pass through the codec's value table times the channel scale.
+    if (sub !== null && codec.bits === 4 && inner % 2 === 0) {
+      decodeNibblesScaled(q.data as Uint8Array, valueTable(), scales, channels, inner, values);
+    } else {
+      const bytes =
+        sub !== null && codec.bits === 4 ? sub.unpack(q.data as Uint8Array, n) : (codes as Uint8Array);
+      decodeScaled(bytes, valueTable(), scales, channels, inner, values);
+    }
     return out;
   };
 

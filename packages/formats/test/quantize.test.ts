@@ -1,4 +1,5 @@
 import { CorruptDataError, createRng, NotFoundError } from "@lowbit/bits";
+import { float4_e2m1fn } from "@lowbit/fp4";
 import { float8_e4m3fn } from "@lowbit/fp8";
 import { describe, expect, it } from "vitest";
 import {
@@ -72,6 +73,22 @@ describe("element-codec quantizers", () => {
     expect(sqnrDb(x, dequantize(quantize(x, [64, 256], { format: "float8_e4m3fn" })))).toBeGreaterThan(30);
     expect(sqnrDb(x, dequantize(quantize(x, [64, 256], { format: "hifloat8" })))).toBeGreaterThan(30);
   });
+
+  it.each([[[6, 8]], [[3, 5]], [[7]]])(
+    "4-bit dequantize equals decode(code) · channel scale exactly, shape %j",
+    (shape) => {
+      const n = shape.reduce((a, b) => a * b, 1);
+      const x = normals(n, 3);
+      const qt = quantize(x, shape, { format: "float4_e2m1fn" });
+      const codes = float4_e2m1fn.unpack(qt.parts["qdata"]!.data as Uint8Array, n);
+      const scales = qt.parts["scales"]!.data as Float32Array;
+      const inner = n / shape[0]!;
+      const want = new Float32Array(n);
+      for (let i = 0; i < n; i++)
+        want[i] = float4_e2m1fn.decodeValue(codes[i]!) * scales[Math.floor(i / inner)]!;
+      expect(dequantize(qt)).toEqual(want);
+    },
+  );
 
   it("per-tensor, axis and no-scaling options", () => {
     const x = normals(6 * 8, 2);

@@ -58,7 +58,11 @@ export function buildDecodeTable(f: ResolvedFormat): Uint32Array {
   for (let c = 0; c < n; c++) {
     f32[0] = codeValue(f, c);
     // Canonical quiet NaN with the code's sign (fnuz's single NaN is negative, as ml_dtypes decodes it).
-    table[c] = Number.isNaN(f32[0]!) ? ((c & f.signBit) !== 0 || f.special === "fnuz" ? 0xffc00000 : 0x7fc00000) : u32[0]!;
+    table[c] = Number.isNaN(f32[0]!)
+      ? (c & f.signBit) !== 0 || f.special === "fnuz"
+        ? 0xffc00000
+        : 0x7fc00000
+      : u32[0]!;
   }
   return table;
 }

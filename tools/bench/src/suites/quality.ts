@@ -21,6 +21,7 @@ export const QUALITY_FORMATS: readonly { label: string; spec: QuantSpec }[] = [
   { label: "int8 per-channel", spec: { format: "int8", group: 0 } },
   { label: "int4 g128 sym", spec: { format: "int4", group: 128 } },
   { label: "uint4 g128 asym", spec: { format: "uint4", group: 128 } },
+  { label: "int4 g64 sym", spec: { format: "int4", group: 64 } },
   { label: "nf4 b64 dq", spec: { format: "nf4", blockSize: 64, doubleQuant: true } },
   { label: "nf4 b64", spec: { format: "nf4", blockSize: 64, doubleQuant: false } },
   { label: "bnb fp4 b64 dq", spec: { format: "bnb_fp4", blockSize: 64, doubleQuant: true } },
