@@ -316,9 +316,30 @@ async function runInspect(args: string[], ctx: Context): Promise<number> {
   return ExitCode.OK;
 }
 
+/** Integer options with a flag of their own: `--flag N` is `--option name=N` for quantizers that have it. */
+const SHORTHANDS = {
+  group: "group",
+  codebooks: "codebooks",
+  bits: "bits",
+  "block-size": "blockSize",
+  "vector-length": "vectorLength",
+  subspaces: "subspaces",
+  beam: "beam",
+  rounds: "rounds",
+  seed: "seed",
+} as const;
+
 const QUANTIZE_OPTIONS = {
   format: { type: "string" },
   group: { type: "string" },
+  codebooks: { type: "string" },
+  bits: { type: "string" },
+  "block-size": { type: "string" },
+  "vector-length": { type: "string" },
+  subspaces: { type: "string" },
+  beam: { type: "string" },
+  rounds: { type: "string" },
+  seed: { type: "string" },
   option: { type: "string", multiple: true },
   skip: { type: "string", multiple: true },
   "min-elements": { type: "string" },
@@ -360,12 +381,14 @@ async function runQuantize(args: string[], ctx: Context): Promise<number> {
     if (e instanceof RangeError) throw usage(`--format: ${e.message}`);
     throw e;
   }
-  if (values.group !== undefined) {
-    if (!Object.hasOwn(quantizer.defaults, "group")) {
-      throw usage(`--group: ${format} has no group option (${optionsOf(quantizer)})`);
+  for (const [flag, name] of Object.entries(SHORTHANDS)) {
+    const text = values[flag as keyof typeof SHORTHANDS];
+    if (text === undefined) continue;
+    if (!Object.hasOwn(quantizer.defaults, name)) {
+      throw usage(`--${flag}: ${format} has no ${name} option (${optionsOf(quantizer)})`);
     }
-    if (Object.hasOwn(options, "group")) throw usage("give the group size once: --group or --option group=");
-    options["group"] = parseInteger(values.group, "--group", Number.MAX_SAFE_INTEGER, "quantize");
+    if (Object.hasOwn(options, name)) throw usage(`give ${name} once: --${flag} or --option ${name}=`);
+    options[name] = parseInteger(text, `--${flag}`, Number.MAX_SAFE_INTEGER, "quantize");
   }
   try {
     checkQuantizeOptions(format, options);

@@ -330,6 +330,29 @@ describe("lowbit quantize", () => {
     expect(readFileSync(at("keep.out"), "utf8")).toBe("precious");
   });
 
+  it("shorthand flags pass integer options to quantizers that have them", () => {
+    const ok = lowbit(
+      dir,
+      "quantize",
+      "-q",
+      "--format",
+      "nf4",
+      "--block-size",
+      "128",
+      MODEL,
+      "nf4-128.safetensors",
+    );
+    expect(ok.code).toBe(0);
+    const model = readModel(new Uint8Array(readFileSync(at("nf4-128.safetensors"))));
+    const specs = [...model.quantized.values()].map((q) => q.spec);
+    expect(specs.length).toBeGreaterThan(0);
+    for (const spec of specs) expect(spec["blockSize"]).toBe(128);
+    const bad = lowbit(dir, "quantize", "--format", "float8_e4m3fn", "--codebooks", "2", MODEL, "keep.out");
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^lowbit: --codebooks: float8_e4m3fn has no codebooks option/);
+    expect(lowbit(dir, "quantize", "--format", "nf4", "--bits", "x", MODEL, "keep.out").code).toBe(2);
+  });
+
   it("usage errors exit 2 before reading the input: unknown format, --group, unknown or mistyped options", () => {
     const run = (...args: string[]) => lowbit(dir, "quantize", ...args, MODEL, "keep.out");
     const unknown = run("--format", "float9_e5m3");
