@@ -10,10 +10,18 @@ import {
 import { intQuantizers } from "@lowbit/int";
 import { mxQuantizers } from "@lowbit/mx";
 import { nf4Quantizers } from "@lowbit/nf4";
+import { vqQuantizers } from "@lowbit/vq";
 import { elementQuantizers } from "./element-quantizers.js";
 
 const registry = new Map<string, Quantizer>();
-for (const group of [elementQuantizers, intQuantizers, nf4Quantizers, any4Quantizers, mxQuantizers]) {
+for (const group of [
+  elementQuantizers,
+  intQuantizers,
+  nf4Quantizers,
+  any4Quantizers,
+  mxQuantizers,
+  vqQuantizers,
+]) {
   for (const q of group) {
     if (registry.has(q.name)) throw new Error(`quantizer ${q.name} is registered twice`);
     registry.set(q.name, q);
