@@ -93,6 +93,8 @@ Options:
   --bits, --codebooks, --block-size, --vector-length, --subspaces, --beam, --rounds, --seed <n>
                           the same for bits, codebooks, blockSize, vectorLength, subspaces, beam,
                           rounds and seed; a flag the quantizer has no option for is a usage error
+  --threads <n>           vq, pq, rvq, aq: run k-means assignment on n worker threads (same codes
+                          for the same seed and thread count)
   --option <key=value>    any quantizer option, repeatable; the value is read as JSON when it parses
                           (8, true, null, "x") and as a string otherwise (--option rounding=stochastic)
   --skip <regex>          keep tensors whose name matches (JavaScript RegExp, unanchored); repeatable
@@ -111,6 +113,7 @@ Examples:
   lowbit quantize --format float8_e4m3fn --option scaling=tensor --skip 'embed|lm_head' in.st out.st
   lowbit quantize --format int4 --group 32 --on-error skip model.safetensors model.int4.safetensors
   lowbit quantize --format nf4 --block-size 128 model.safetensors model.nf4.safetensors
+  lowbit quantize --format aq --codebooks 2 --bits 8 --group 8 --threads 2 model.safetensors model.aq.safetensors
 `;
 
 export const DEQUANTIZE_HELP = `Usage: lowbit dequantize [--dtype f32|f16|bf16] IN OUT

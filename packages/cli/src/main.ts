@@ -2,6 +2,8 @@ import { readFile } from "node:fs/promises";
 import { type ParseArgsConfig, parseArgs } from "node:util";
 import { LowbitError, type Quantizer } from "@lowbit/bits";
 import { getQuantizer } from "@lowbit/formats";
+import { vqQuantizers } from "@lowbit/vq";
+import { createKmeansPool, type KmeansPool } from "@lowbit/vq/node";
 import {
   COMPARE_HELP,
   CONVERT_HELP,
@@ -316,6 +318,9 @@ async function runInspect(args: string[], ctx: Context): Promise<number> {
   return ExitCode.OK;
 }
 
+/** Formats whose k-means training can use a worker pool (`--threads`). */
+const VQ_FORMATS: ReadonlySet<string> = new Set(vqQuantizers.map((q) => q.name));
+
 /** Integer options with a flag of their own: `--flag N` is `--option name=N` for quantizers that have it. */
 const SHORTHANDS = {
   group: "group",
@@ -340,6 +345,7 @@ const QUANTIZE_OPTIONS = {
   beam: { type: "string" },
   rounds: { type: "string" },
   seed: { type: "string" },
+  threads: { type: "string" },
   option: { type: "string", multiple: true },
   skip: { type: "string", multiple: true },
   "min-elements": { type: "string" },
@@ -412,6 +418,13 @@ async function runQuantize(args: string[], ctx: Context): Promise<number> {
       ? undefined
       : parseInteger(values["min-elements"], "--min-elements", Number.MAX_SAFE_INTEGER, "quantize");
   const [input, output] = positionalsOf("quantize", positionals, ["IN", "OUT"]) as [string, string];
+  let pool: KmeansPool | null = null;
+  if (values.threads !== undefined) {
+    if (!VQ_FORMATS.has(format)) {
+      throw usage(`--threads: only the vector quantizers (${[...VQ_FORMATS].join(", ")}) train in threads`);
+    }
+    pool = createKmeansPool(parseInteger(values.threads, "--threads", 64, "quantize"));
+  }
 
   const quiet = values.quiet === true;
   const progress = fileProgress(ctx, `quantize ${format}`, quiet);
@@ -431,9 +444,11 @@ async function runQuantize(args: string[], ctx: Context): Promise<number> {
       },
       ...(progress.onProgress !== undefined ? { onProgress: progress.onProgress } : {}),
       ...(ctx.signal !== undefined ? { signal: ctx.signal } : {}),
+      ...(pool !== null ? { runtime: { pool } } : {}),
     });
   } finally {
     progress.done();
+    await pool?.close();
   }
   if (!quiet) ctx.stdout.write(`${quantizeSummary(result)}\n`);
   return ExitCode.OK;

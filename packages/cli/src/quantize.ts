@@ -60,6 +60,11 @@ export interface QuantizeFileOptions {
   readonly onProgress?: (progress: FileProgress) => void;
   /** Checked between tensors, passed to the quantizer and the writer; an abort leaves `output` untouched. */
   readonly signal?: AbortSignal;
+  /**
+   * Runtime-only options merged into every quantize call after `options` were checked, and never
+   * recorded in the file (e.g. the vq family's k-means worker `pool`).
+   */
+  readonly runtime?: Readonly<Record<string, unknown>>;
 }
 
 /** Why a tensor was (not) quantized. */
@@ -236,7 +241,7 @@ export async function quantizeFile(options: QuantizeFileOptions): Promise<Quanti
             qt = quantize(
               toFloat32(part),
               info.shape,
-              { ...quantizerOptions, format },
+              { ...quantizerOptions, ...options.runtime, format },
               signal ? { signal } : {},
             );
           } catch (e) {

@@ -353,6 +353,24 @@ describe("lowbit quantize", () => {
     expect(lowbit(dir, "quantize", "--format", "nf4", "--bits", "x", MODEL, "keep.out").code).toBe(2);
   });
 
+  it("--threads trains vq formats on a worker pool with the same codes as one thread", () => {
+    // conv1's kernel, [3, 3, 3, 32]: 864 weights in rows of 32, small enough to train in a moment.
+    const only = "conv1/convolution/merged_input";
+    const small = ["--format", "aq", "--codebooks", "1", "--bits", "6", "--group", "8"];
+    small.push("--min-elements", "512", "--skip", `^(?!${only}$)`);
+    const one = lowbit(dir, "quantize", "-q", ...small, MODEL, "aq-1.safetensors");
+    const two = lowbit(dir, "quantize", "-q", ...small, "--threads", "2", MODEL, "aq-2.safetensors");
+    expect([one.code, two.code], one.stderr + two.stderr).toEqual([0, 0]);
+    const a = readFileSync(at("aq-1.safetensors"));
+    expect(readFileSync(at("aq-2.safetensors")).equals(a)).toBe(true);
+    expect(
+      readModelFile("aq-1.safetensors").quantized.get("conv1/convolution/merged_input")?.spec["format"],
+    ).toBe("aq");
+    const bad = lowbit(dir, "quantize", "--format", "int4", "--threads", "2", MODEL, "keep.out");
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^lowbit: --threads: only the vector quantizers/);
+  });
+
   it("usage errors exit 2 before reading the input: unknown format, --group, unknown or mistyped options", () => {
     const run = (...args: string[]) => lowbit(dir, "quantize", ...args, MODEL, "keep.out");
     const unknown = run("--format", "float9_e5m3");

@@ -1,9 +1,10 @@
 import type { Suite } from "../harness.js";
 import { floats } from "./floats.js";
 import { quality } from "./quality.js";
+import { vqSuite } from "./vq.js";
 
 /** Every suite `npm run bench` runs, in order. A new suite: write src/suites/<name>.ts, add it here. */
 export const suites: readonly Suite[] = [floats];
 
 /** Suites that compute their own results (quality, not timing); run after the timed suites. */
-export const customSuites = [quality] as const;
+export const customSuites = [quality, vqSuite] as const;
