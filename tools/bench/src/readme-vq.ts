@@ -1,0 +1,75 @@
+/**
+ * `npm run bench:readme` (third step): writes bench/results/vq.json into packages/vq/README.md between
+ * `<!-- bench:vq:start -->` and `<!-- bench:vq:end -->`.
+ */
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { repoRoot, resultsPath, type SuiteResult } from "./harness.js";
+import { LLOYD_MAX_2BIT, RD_BOUND_2BIT } from "./suites/vq.js";
+
+const START = "<!-- bench:vq:start -->";
+const END = "<!-- bench:vq:end -->";
+
+export function renderVq(res: SuiteResult): string {
+  const byName = new Map(res.cases.map((c) => [c.name, c]));
+  const groups = new Map<string, string[]>();
+  for (const c of res.cases) {
+    const m = /^vq\/(.+)\/([^/]+)\/relmse$/.exec(c.name);
+    if (m === null) continue;
+    const list = groups.get(m[1]!) ?? [];
+    list.push(m[2]!);
+    groups.set(m[1]!, list);
+  }
+  const v = (g: string, l: string, w: string) => byName.get(`vq/${g}/${l}/${w}`)?.value;
+  const lines = [
+    `Measured ${res.date.slice(0, 10)} on Node ${res.node}, ${res.cpu} (k-means on a 2-thread pool); reproduce with`,
+    "`npm run bench -- vq/` (the whole suite takes about 8 minutes).",
+  ];
+  for (const [g, labels] of groups) {
+    lines.push(
+      "",
+      `**${g}**`,
+      "",
+      "| format | relative MSE | bits/weight (all parts) | quantize s |",
+      "|---|---:|---:|---:|",
+    );
+    for (const l of labels) {
+      lines.push(
+        `| ${l.replaceAll("-", " ")} | ${v(g, l, "relmse")!.toFixed(4)} | ${v(g, l, "bpw")!.toFixed(3)} | ${v(g, l, "quantize-time")!.toFixed(1)} |`,
+      );
+    }
+    if (g.startsWith("gaussian")) {
+      lines.push(
+        `| Lloyd–Max optimal 2-bit scalar (reference) | ${LLOYD_MAX_2BIT} | 2 | – |`,
+        `| rate–distortion bound 2^(−2R) (reference) | ${RD_BOUND_2BIT} | 2 | – |`,
+      );
+    }
+  }
+  const mv = byName.get("vq/matvec/aq-2x8-g8/4096");
+  if (mv?.peer !== undefined) {
+    lines.push(
+      "",
+      `matvec on 4096×4096 straight from aq 2×8 g8 codes: ${mv.value} ms vs ${mv.peer.value} ms for a dense float32 matvec in the same run (${mv.ratio}× faster).`,
+    );
+  }
+  return lines.join("\n");
+}
+
+function main(): void {
+  const file = process.argv[2] ?? resultsPath("vq");
+  if (!existsSync(file)) {
+    console.log(`no ${file}: skipping the vq README table`);
+    return;
+  }
+  const res = JSON.parse(readFileSync(file, "utf8")) as SuiteResult;
+  const readme = join(repoRoot(), "packages", "vq", "README.md");
+  const text = readFileSync(readme, "utf8");
+  const a = text.indexOf(START);
+  const b = text.indexOf(END);
+  if (a < 0 || b < a) return;
+  const next = `${text.slice(0, a + START.length)}\n${renderVq(res)}\n${text.slice(b)}`;
+  if (next !== text) writeFileSync(readme, next);
+  console.log(`packages/vq/README.md: ${next === text ? "up to date" : "updated"}`);
+}
+
+main();
