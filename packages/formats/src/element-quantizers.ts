@@ -198,12 +198,12 @@ function makeQuantizer(codec: FloatCodec, summary: string): Quantizer {
     if (out.length < n) throw new RangeError(`dst is too short: need ${n} values, got ${out.length}`);
     const q = qt.parts["qdata"];
     if (q === undefined) throw new CorruptDataError(`${codec.name} tensor has no qdata part`);
-    let codes: Uint8Array | Uint16Array;
+    // Sub-byte codes stay packed until a path needs them one per byte.
+    let codes: Uint8Array | Uint16Array | null = null;
     if (sub) {
       if (!(q.data instanceof Uint8Array) || q.data.length < packedLength(n, codec.bits)) {
         throw new CorruptDataError(`${codec.name} qdata must be ${packedLength(n, codec.bits)} packed bytes`);
       }
-      codes = o.scaling !== "none" && codec.bits === 4 ? q.data : sub.unpack(q.data, n);
     } else {
       const want = codec.bits > 8 ? Uint16Array : Uint8Array;
       if (!(q.data instanceof want) || q.data.length !== n) {
@@ -212,8 +212,9 @@ function makeQuantizer(codec: FloatCodec, summary: string): Quantizer {
       codes = q.data;
     }
     const values = out.length === n ? out : out.subarray(0, n);
+    const unpacked = (): Uint8Array | Uint16Array => codes ?? sub!.unpack(q.data as Uint8Array, n);
     if (o.scaling === "none") {
-      codec.decodeInto(codes as never, values);
+      codec.decodeInto(unpacked() as never, values);
       return out;
     }
     const [channels, inner] = o.scaling === "channel" ? channelLayout(qt.shape, o.axis) : [1, n];
@@ -226,9 +227,7 @@ function makeQuantizer(codec: FloatCodec, summary: string): Quantizer {
     if (sub !== null && codec.bits === 4 && inner % 2 === 0) {
       decodeNibblesScaled(q.data as Uint8Array, valueTable(), scales, channels, inner, values);
     } else {
-      const bytes =
-        sub !== null && codec.bits === 4 ? sub.unpack(q.data as Uint8Array, n) : (codes as Uint8Array);
-      decodeScaled(bytes, valueTable(), scales, channels, inner, values);
+      decodeScaled(unpacked() as Uint8Array, valueTable(), scales, channels, inner, values);
     }
     return out;
   };
