@@ -90,9 +90,10 @@ integers, float8 codes, tensors already quantized) is copied as it is.
 Options:
   --format <name>         quantizer (required); an unknown name lists the known ones
   --group <n>             group size: passes group: n, for quantizers that take a group option
-  --bits, --codebooks, --block-size, --vector-length, --subspaces, --beam, --rounds, --seed <n>
-                          the same for bits, codebooks, blockSize, vectorLength, subspaces, beam,
-                          rounds and seed; a flag the quantizer has no option for is a usage error
+  --bits, --codebooks, --block-size, --vector-length, --subspaces, --beam, --rounds, --seed,
+  --train-sample <n>      the same for bits, codebooks, blockSize, vectorLength, subspaces, beam,
+                          rounds, seed and trainSample; a flag the quantizer has no option for is a
+                          usage error
   --threads <n>           vq, pq, rvq, aq: run k-means assignment on n worker threads (same codes
                           for the same seed and thread count)
   --option <key=value>    any quantizer option, repeatable; the value is read as JSON when it parses
@@ -103,6 +104,9 @@ Options:
                           skip: keep such tensors unquantized, with a warning on stderr for each
   -q, --quiet             no progress bar, no summary (warnings still print)
   -h, --help              show this help
+
+On a terminal, stderr shows a bar over the tensors with the current tensor's step (vq formats report
+k-means stages and AQ rounds) and an ETA, then a bar over the bytes written.
 
 OUT is written to a temporary file beside it, fsynced and renamed: on any error an existing OUT is
 left untouched. One summary line goes to stdout: tensors and weights quantized, bits per weight

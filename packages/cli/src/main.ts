@@ -296,10 +296,14 @@ function fileProgress(ctx: Context, label: string, quiet: boolean) {
         stage = p.stage;
         bar =
           p.stage === "tensors"
-            ? progressBar(ctx.stderr, label, { unit: "tensors", rate: false })
+            ? progressBar(ctx.stderr, label, { unit: "tensors", rate: false, eta: true })
             : progressBar(ctx.stderr, "writing", { unit: "bytes" });
       }
-      bar!.update(p.done, p.total, p.tensor);
+      const note =
+        p.tensor !== undefined && p.tensorDone !== undefined && p.tensorTotal !== undefined
+          ? `${p.tensor} (step ${p.tensorDone}/${p.tensorTotal})`
+          : p.tensor;
+      bar!.update(p.done, p.total, note, p.fraction);
     },
     pause() {
       bar?.done();
@@ -332,6 +336,7 @@ const SHORTHANDS = {
   beam: "beam",
   rounds: "rounds",
   seed: "seed",
+  "train-sample": "trainSample",
 } as const;
 
 const QUANTIZE_OPTIONS = {
@@ -345,6 +350,7 @@ const QUANTIZE_OPTIONS = {
   beam: { type: "string" },
   rounds: { type: "string" },
   seed: { type: "string" },
+  "train-sample": { type: "string" },
   threads: { type: "string" },
   option: { type: "string", multiple: true },
   skip: { type: "string", multiple: true },

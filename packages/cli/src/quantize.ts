@@ -33,8 +33,16 @@ export interface FileProgress {
   readonly stage: "tensors" | "write";
   readonly done: number;
   readonly total: number;
-  /** Stage "tensors": the tensor just processed. */
+  /** Stage "tensors": the tensor just processed, or (with `tensorDone`) the one being quantized. */
   readonly tensor?: string;
+  /** Stage "tensors", while a tensor is being quantized: the quantizer's own progress units. */
+  readonly tensorDone?: number;
+  readonly tensorTotal?: number;
+  /**
+   * Stage "tensors": the fraction (0–1) of the whole job done, counting each tensor to quantize by
+   * its elements and the current one by its quantizer's progress; for bars and ETAs.
+   */
+  readonly fraction?: number;
 }
 
 export interface QuantizeFileOptions {
@@ -219,6 +227,21 @@ export async function quantizeFile(options: QuantizeFileOptions): Promise<Quanti
   const bytesIn = reader.file.header.dataStart + reader.file.header.dataLength;
   try {
     const names = reader.names();
+    // Work estimate for progress: the elements of every tensor that will be quantized (+1 per tensor).
+    const weightOf = (name: string): number => {
+      const info = reader.info(name);
+      const elements = info.shape.reduce((a, b) => a * b, 1);
+      const quantized =
+        info.kind !== "quantized" &&
+        FLOAT_DTYPES.includes(info.dtype) &&
+        info.shape.length >= 2 &&
+        elements >= minElements &&
+        !matchesAny(skip, name);
+      return 1 + (quantized ? elements : 0);
+    };
+    const weights = names.map(weightOf);
+    const totalWork = weights.reduce((a, b) => a + b, 0);
+    let workDone = 0;
     for (const [index, name] of names.entries()) {
       throwIfAborted(signal);
       const info = reader.info(name);
@@ -242,7 +265,25 @@ export async function quantizeFile(options: QuantizeFileOptions): Promise<Quanti
               toFloat32(part),
               info.shape,
               { ...quantizerOptions, ...options.runtime, format },
-              signal ? { signal } : {},
+              {
+                ...(signal ? { signal } : {}),
+                ...(onProgress !== undefined
+                  ? {
+                      onProgress: (done: number, total: number) => {
+                        const within = total > 0 ? Math.min(1, Math.max(0, done / total)) : 0;
+                        onProgress({
+                          stage: "tensors",
+                          done: index,
+                          total: names.length,
+                          tensor: name,
+                          tensorDone: done,
+                          tensorTotal: total,
+                          fraction: (workDone + within * weights[index]!) / totalWork,
+                        });
+                      },
+                    }
+                  : {}),
+              },
             );
           } catch (e) {
             if (signal?.aborted) throw e;
@@ -276,7 +317,14 @@ export async function quantizeFile(options: QuantizeFileOptions): Promise<Quanti
           });
         }
       }
-      onProgress?.({ stage: "tensors", done: index + 1, total: names.length, tensor: name });
+      workDone += weights[index]!;
+      onProgress?.({
+        stage: "tensors",
+        done: index + 1,
+        total: names.length,
+        tensor: name,
+        fraction: workDone / totalWork,
+      });
     }
   } finally {
     await reader.close();

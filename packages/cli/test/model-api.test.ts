@@ -56,7 +56,11 @@ describe("quantizeFile", () => {
     });
     const tensors = seen.filter((p) => p.stage === "tensors");
     expect(tensors.map((p) => p.done)).toEqual(Array.from({ length: 128 }, (_, i) => i + 1));
-    expect(tensors[0]).toEqual({ stage: "tensors", done: 1, total: 128, tensor: "age_pred/kernel" });
+    expect(tensors[0]).toMatchObject({ stage: "tensors", done: 1, total: 128, tensor: "age_pred/kernel" });
+    // The size-weighted fraction only grows and ends at 1.
+    const fractions = tensors.map((p) => p.fraction!);
+    expect(fractions.every((f, i) => i === 0 || f >= fractions[i - 1]!)).toBe(true);
+    expect(fractions.at(-1)).toBe(1);
     const writes = seen.filter((p) => p.stage === "write");
     expect(writes.length).toBeGreaterThan(0);
     expect(writes.at(-1)).toEqual({ stage: "write", done: r.bytesOut, total: r.bytesOut });
@@ -69,6 +73,54 @@ describe("quantizeFile", () => {
     });
     expect(r.tensors.find((t) => t.name === "feats/bias")!.action).toBe("small");
     expect(r.tensors.find((t) => t.name.startsWith("global_pooling"))!.action).toBe("not-float");
+  });
+
+  it("reports progress inside a tensor (vq formats) and stops cleanly on an abort mid-tensor", async () => {
+    const rng = (i: number) =>
+      Math.sin(i * 12.9898) * 43758.5453 - Math.floor(Math.sin(i * 12.9898) * 43758.5453);
+    const w = Array.from({ length: 64 * 128 }, (_, i) => rng(i) - 0.5);
+    writeFileSync(
+      at("small.safetensors"),
+      encodeSafetensors(
+        new Map([
+          ["a/kernel", f32([64, 128], w)],
+          ["a/bias", f32([64], w.slice(0, 64))],
+        ]),
+      ),
+    );
+    const spec = { codebooks: 2, bits: 4, rounds: 2, iterations: 4 };
+    const seen: FileProgress[] = [];
+    await quantizeFile({
+      input: at("small.safetensors"),
+      output: at("small.aq.safetensors"),
+      format: "aq",
+      options: spec,
+      onProgress: (p) => seen.push(p),
+    });
+    const inner = seen.filter((p) => p.tensorDone !== undefined);
+    // "a/bias" (too small to quantize) comes first, so one tensor is done while "a/kernel" runs.
+    // aq 2 codebooks, 2 rounds: 2 k-means stages + 2 rounds + the final code pass = 5 steps.
+    expect(inner.map((p) => p.tensorDone)).toEqual([1, 2, 3, 4, 5]);
+    expect(inner.every((p) => p.tensorTotal === 5 && p.tensor === "a/kernel" && p.done === 1)).toBe(true);
+    const fractions = seen.filter((p) => p.stage === "tensors").map((p) => p.fraction!);
+    expect(fractions.every((f, i) => i === 0 || f >= fractions[i - 1]!)).toBe(true);
+    expect(fractions[0]).toBeGreaterThan(0);
+    expect(fractions.at(-1)).toBe(1);
+
+    const before = listDir(dir);
+    const controller = new AbortController();
+    const run = quantizeFile({
+      input: at("small.safetensors"),
+      output: at("small.aborted.safetensors"),
+      format: "aq",
+      options: spec,
+      signal: controller.signal,
+      onProgress: (p) => {
+        if (p.tensorDone === 2) controller.abort();
+      },
+    });
+    await expect(run).rejects.toMatchObject({ name: "AbortError" });
+    expect(listDir(dir)).toEqual(before);
   });
 
   it("an abort between tensors rejects, leaves the output untouched and no temporary file", async () => {

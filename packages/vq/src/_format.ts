@@ -18,6 +18,8 @@ export interface Resolved {
   readonly rounds: number;
   readonly seed: number;
   readonly iterations: number;
+  /** Train codebooks on a seeded sample of this many vectors (0 = all), then encode every vector. */
+  readonly trainSample: number;
   readonly normalize: Normalize;
   readonly importance: Float32Array | null;
   readonly importanceFlag: boolean;
@@ -51,6 +53,7 @@ export const OPTIONS: Readonly<Record<VqFormat, readonly OptDef[]>> = {
     { name: "hessian", def: false },
     INT("seed", 0, -(2 ** 31), 2 ** 32 - 1),
     INT("iterations", 25, 0, 10000),
+    INT("trainSample", 0, 0, 2 ** 31 - 1),
   ],
   pq: [
     INT("vectorLength", 8, 1, 1024),
@@ -58,6 +61,7 @@ export const OPTIONS: Readonly<Record<VqFormat, readonly OptDef[]>> = {
     INT("bits", 8, 1, 16),
     INT("seed", 0, -(2 ** 31), 2 ** 32 - 1),
     INT("iterations", 25, 0, 10000),
+    INT("trainSample", 0, 0, 2 ** 31 - 1),
   ],
   rvq: [
     INT("vectorLength", 8, 1, 1024),
@@ -66,6 +70,7 @@ export const OPTIONS: Readonly<Record<VqFormat, readonly OptDef[]>> = {
     INT("beam", 4, 1, 64),
     INT("seed", 0, -(2 ** 31), 2 ** 32 - 1),
     INT("iterations", 25, 0, 10000),
+    INT("trainSample", 0, 0, 2 ** 31 - 1),
   ],
   aq: [
     INT("group", 8, 1, 1024),
@@ -75,6 +80,7 @@ export const OPTIONS: Readonly<Record<VqFormat, readonly OptDef[]>> = {
     INT("rounds", 6, 0, 1000),
     INT("seed", 0, -(2 ** 31), 2 ** 32 - 1),
     INT("iterations", 20, 0, 10000),
+    INT("trainSample", 0, 0, 2 ** 31 - 1),
   ],
 };
 
@@ -175,6 +181,7 @@ export function resolve(format: VqFormat, spec: unknown, stored: boolean): Resol
     rounds: num("rounds"),
     seed: num("seed"),
     iterations: num("iterations"),
+    trainSample: num("trainSample"),
     normalize: (out["normalize"] as Normalize | undefined) ?? (format === "aq" ? "norm" : "none"),
     importance,
     importanceFlag: out["importance"] === true,

@@ -11,7 +11,7 @@ export function stageSeed(seed: number, m: number): number {
 }
 
 /** A deterministic sample of `count` of the n rows of X (partial Fisher–Yates from createRng(seed)). */
-function sampleRows(
+export function sampleRows(
   X: Float32Array,
   n: number,
   d: number,
@@ -88,16 +88,7 @@ export function trainResidual(
     );
     const C = km.centroids;
     codebooks.set(C, m * K * d);
-    if (o.weights !== null) assignWeightedCoords(R, o.weights, d, C, K, 0, n, labels, dists);
-    else {
-      for (let c = 0; c < K; c++) {
-        let sum = 0;
-        for (let t = 0; t < d; t++) sum += C[c * d + t]! * C[c * d + t]!;
-        cnorm[c] = sum;
-      }
-      if (o.assigner) o.assigner.assign(R, n, d, C, cnorm, K, labels, dists);
-      else assignRange(R, d, C, cnorm, K, 0, n, labels, dists);
-    }
+    assignStage(R, n, d, C, K, o.weights, o.assigner, labels, dists, cnorm);
     for (let i = 0; i < n; i++) {
       const c = labels[i]!;
       codes[i * M + m] = c;
@@ -106,6 +97,65 @@ export function trainResidual(
     progress(m + 1);
   }
   return { codebooks, codes };
+}
+
+/** Nearest entry of C [K, d] for each of the n rows of R (weighted per coordinate when W is given). */
+function assignStage(
+  R: Float32Array,
+  n: number,
+  d: number,
+  C: Float32Array,
+  K: number,
+  W: Float32Array | null,
+  assigner: KmeansAssigner | undefined,
+  labels: Int32Array,
+  dists: Float64Array,
+  cnorm: Float64Array,
+): void {
+  if (W !== null) {
+    assignWeightedCoords(R, W, d, C, K, 0, n, labels, dists);
+    return;
+  }
+  for (let c = 0; c < K; c++) {
+    let sum = 0;
+    for (let t = 0; t < d; t++) sum += C[c * d + t]! * C[c * d + t]!;
+    cnorm[c] = sum;
+  }
+  if (assigner) assigner.assign(R, n, d, C, cnorm, K, labels, dists);
+  else assignRange(R, d, C, cnorm, K, 0, n, labels, dists);
+}
+
+/**
+ * Greedy residual codes for fixed codebooks [M, K, d]: code m of each vector is its nearest entry of
+ * codebook m to what codebooks 0..m−1 left (the assignment half of trainResidual). Returns codes [n, M].
+ */
+export function assignResidual(
+  X: Float32Array,
+  n: number,
+  d: number,
+  codebooks: Float32Array,
+  M: number,
+  K: number,
+  W: Float32Array | null,
+  assigner: KmeansAssigner | undefined,
+  ctx: WorkContext | undefined,
+): Uint16Array {
+  const R = new Float32Array(X);
+  const codes = new Uint16Array(n * M);
+  const labels = new Int32Array(n);
+  const dists = new Float64Array(n);
+  const cnorm = new Float64Array(K);
+  for (let m = 0; m < M; m++) {
+    throwIfAborted(ctx?.signal);
+    const C = codebooks.subarray(m * K * d, (m + 1) * K * d);
+    assignStage(R, n, d, C, K, W, assigner, labels, dists, cnorm);
+    for (let i = 0; i < n; i++) {
+      const c = labels[i]!;
+      codes[i * M + m] = c;
+      for (let t = 0; t < d; t++) R[i * d + t] = R[i * d + t]! - C[c * d + t]!;
+    }
+  }
+  return codes;
 }
 
 /** Squared norms [M, K] and cross inner products [M, M, K, K]: X[l][m][a][k] = ⟨C_l[a], C_m[k]⟩. */
@@ -201,11 +251,22 @@ export function beamEncode(
         u[e] = norms[e]! - 2 * s;
       }
     } else {
+      const d4 = d - (d % 4);
       for (let e = 0; e < MK; e++) {
-        let s = 0;
         const co = e * d;
-        for (let t = 0; t < d; t++) s += X[xo + t]! * cb[co + t]!;
-        u[e] = norms[e]! - 2 * s;
+        let s0 = 0;
+        let s1 = 0;
+        let s2 = 0;
+        let s3 = 0;
+        let t = 0;
+        for (; t < d4; t += 4) {
+          s0 += X[xo + t]! * cb[co + t]!;
+          s1 += X[xo + t + 1]! * cb[co + t + 1]!;
+          s2 += X[xo + t + 2]! * cb[co + t + 2]!;
+          s3 += X[xo + t + 3]! * cb[co + t + 3]!;
+        }
+        for (; t < d; t++) s0 += X[xo + t]! * cb[co + t]!;
+        u[e] = norms[e]! - 2 * (s0 + s1 + (s2 + s3));
       }
     }
     nb = 1;

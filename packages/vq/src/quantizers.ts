@@ -10,7 +10,7 @@ import {
 import { float16 } from "@lowbit/fp16";
 import { decodeInto, defaultsOf, layoutOf, readTensor, resolve, type VqFormat } from "./_format.js";
 import { gptqEncode, inverseHessianFactor } from "./_gptq.js";
-import { beamEncode, lsUpdate, trainResidual } from "./_train.js";
+import { assignResidual, beamEncode, lsUpdate, sampleRows, stageSeed, trainResidual } from "./_train.js";
 import { packCodes } from "./codes.js";
 
 function roundF16(a: Float32Array): Uint16Array {
@@ -63,8 +63,16 @@ function quantizeImpl(
         throw new RangeError(`importance[${i}] must be finite and ≥ 0, got ${describe(w)}`);
     }
   }
+  // Training set: every vector, or a seeded sample of trainSample of them (the same rows for every stage).
+  const nt = r.trainSample > 0 && r.trainSample < n ? r.trainSample : n;
+  if (K > nt) {
+    throw new RangeError(
+      `bits = ${r.bits} gives ${K} codebook entries but trainSample is ${nt}; use trainSample ≥ ${K}`,
+    );
+  }
   throwIfAborted(ctx?.signal);
-  const totalUnits = format === "aq" ? M + r.rounds + 1 : format === "rvq" ? M + 1 : M;
+  const sampled = nt < n ? 1 : 0;
+  const totalUnits = (format === "aq" ? M + r.rounds + 1 : format === "rvq" ? M + 1 : M) + sampled;
   const progress = (done: number): void => ctx?.onProgress?.(done, totalUnits);
 
   // vq: GPTQ factor, outlier columns (largest weighted column energy; ties to the lower index).
@@ -110,14 +118,16 @@ function quantizeImpl(
   const poolOpt = r.pool === null ? {} : { assigner: r.pool };
   let codes: Uint16Array;
   const sctx = ctx?.signal ? { signal: ctx.signal } : undefined;
+  const sampleSeed = stageSeed(r.seed, 0x10000);
   if (format === "pq") {
     codes = new Uint16Array(n * M);
     const S = new Float32Array(n * sub);
     for (let m = 0; m < M; m++) {
       for (let i = 0; i < n; i++) S.set(X.subarray(i * v + m * sub, i * v + m * sub + sub), i * sub);
+      const St = nt < n ? sampleRows(S, n, sub, nt, sampleSeed, null).data : S;
       const t = trainResidual(
-        S,
-        n,
+        St,
+        nt,
         sub,
         1,
         K,
@@ -126,9 +136,12 @@ function quantizeImpl(
         () => {},
       );
       cb.set(t.codebooks, m * K * sub);
-      for (let i = 0; i < n; i++) codes[i * M + m] = t.codes[i]!;
+      const all =
+        nt < n ? assignResidual(S, n, sub, t.codebooks, 1, K, null, r.pool ?? undefined, sctx) : t.codes;
+      for (let i = 0; i < n; i++) codes[i * M + m] = all[i]!;
       progress(m + 1);
     }
+    if (sampled) progress(M + 1);
   } else {
     let W: Float32Array | null = null;
     let colW: Float32Array | null = null;
@@ -138,32 +151,43 @@ function quantizeImpl(
       W = new Float32Array(n * v);
       for (let i = 0; i < n; i++) W.set(colW.subarray((i % G) * v, (i % G) * v + v), i * v);
     }
+    const T = nt < n ? sampleRows(X, n, v, nt, sampleSeed, W) : { data: X, weights: W };
+    const Xt = T.data;
     const t = trainResidual(
-      X,
-      n,
+      Xt,
+      nt,
       v,
       M,
       K,
-      { seed: r.seed, iterations: r.iterations, weights: W, ...poolOpt },
+      { seed: r.seed, iterations: r.iterations, weights: T.weights, ...poolOpt },
       sctx,
       progress,
     );
     cb.set(t.codebooks);
     codes = t.codes;
-    if (U !== null) {
-      const Xw = new Float32Array(X);
-      gptqEncode(Xw, rows, cols, v, M, K, cb, colW, outlierMask, U, codes, sctx);
-    }
     if (format === "rvq" || format === "aq") {
-      if (M > 1) beamEncode(X, n, v, cb, M, K, r.beam, codes, true, sctx);
+      if (M > 1) beamEncode(Xt, nt, v, cb, M, K, r.beam, codes, true, sctx);
       if (format === "aq") {
         for (let round = 0; round < r.rounds; round++) {
           throwIfAborted(ctx?.signal);
-          lsUpdate(X, n, v, codes, M, K, cb);
-          beamEncode(X, n, v, cb, M, K, r.beam, codes, false, sctx);
+          lsUpdate(Xt, nt, v, codes, M, K, cb);
+          beamEncode(Xt, nt, v, cb, M, K, r.beam, codes, false, sctx);
           progress(M + round + 1);
         }
       }
+    }
+    if (nt < n) {
+      // Codes for every vector against the codebooks trained on the sample.
+      if (format === "vq") codes = assignResidual(X, n, v, cb, M, K, W, r.pool ?? undefined, sctx);
+      else {
+        codes = new Uint16Array(n * M);
+        beamEncode(X, n, v, cb, M, K, r.beam, codes, true, sctx);
+      }
+      progress(totalUnits - (format === "vq" ? 0 : 1));
+    }
+    if (U !== null) {
+      const Xw = new Float32Array(X);
+      gptqEncode(Xw, rows, cols, v, M, K, cb, colW, outlierMask, U, codes, sctx);
     }
   }
   const cbBits = roundF16(cb);

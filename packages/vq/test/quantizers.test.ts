@@ -69,6 +69,42 @@ describe("quantizers", () => {
     expect(c.parts["codebooks"]!.data).not.toEqual(a.parts["codebooks"]!.data);
   });
 
+  it("trainSample: codebooks from a seeded sample, codes for every vector", () => {
+    // 128 rows × 16 groups = 2048 vectors of 8; train on 512 of them.
+    const w = structured(128, 128, 8, 12, 0.001, 21);
+    for (const [q, spec] of [
+      [vq, { bits: 4, residual: 1 }],
+      [pq, { bits: 4 }],
+      [rvq, { bits: 4, codebooks: 2 }],
+      [aq, { bits: 4, codebooks: 2, rounds: 1 }],
+    ] as const) {
+      const units: number[] = [];
+      const qt = q.quantize(
+        w,
+        [128, 128],
+        { ...spec, ...fast, trainSample: 512 },
+        { onProgress: (d, t) => units.push(d, t) },
+      );
+      expect(qt.spec["trainSample"], q.name).toBe(512);
+      // Every vector is coded, including the 1536 never seen in training.
+      expect(relMse(w, q.dequantize(qt)), q.name).toBeLessThan(q.name === "aq" ? 5e-3 : 1e-3);
+      // Progress reaches its total, which counts the encode-everything step.
+      expect(units.at(-2), q.name).toBe(units.at(-1));
+      const again = q.quantize(w, [128, 128], { ...spec, ...fast, trainSample: 512 });
+      expect(again.parts["qdata"]!.data, q.name).toEqual(qt.parts["qdata"]!.data);
+      // A sample as large as the set is the set: identical bytes to no sampling.
+      const all = q.quantize(w, [128, 128], { ...spec, ...fast, trainSample: 2048 });
+      const none = q.quantize(w, [128, 128], { ...spec, ...fast });
+      expect(all.parts["qdata"]!.data, q.name).toEqual(none.parts["qdata"]!.data);
+      expect(all.parts["codebooks"]!.data, q.name).toEqual(none.parts["codebooks"]!.data);
+      // …and a smaller sample trains different codebooks.
+      expect(qt.parts["codebooks"]!.data, q.name).not.toEqual(none.parts["codebooks"]!.data);
+    }
+    expect(() => aq.quantize(w, [128, 128], { bits: 8, trainSample: 100 })).toThrow(
+      /trainSample is 100; use trainSample ≥ 256/,
+    );
+  });
+
   it("vq options: normalize, importance weights, wide codes (10 bits), N-D shapes", () => {
     const w = gaussian(4 * 32 * 64, 6);
     for (let r = 0; r < 128; r++) for (let c = 0; c < 64; c++) w[r * 64 + c] = w[r * 64 + c]! * (1 + r / 16);
