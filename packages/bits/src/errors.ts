@@ -9,6 +9,7 @@ export const LowbitErrorCode = {
   NOT_FOUND: "ERR_NOT_FOUND",
   CONFLICT: "ERR_CONFLICT",
   UNSUPPORTED: "ERR_UNSUPPORTED",
+  LOCKED: "ERR_LOCKED",
 } as const;
 
 export type LowbitErrorCode = (typeof LowbitErrorCode)[keyof typeof LowbitErrorCode];
@@ -69,5 +70,13 @@ export class UnsupportedError extends LowbitError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(LowbitErrorCode.UNSUPPORTED, message, options);
     this.name = "UnsupportedError";
+  }
+}
+
+/** A resource (a collection directory, a store) is held by another live writer. */
+export class LockedError extends LowbitError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(LowbitErrorCode.LOCKED, message, options);
+    this.name = "LockedError";
   }
 }

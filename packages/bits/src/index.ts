@@ -14,6 +14,7 @@ export {
   CorruptDataError,
   IntegrityError,
   LimitExceededError,
+  LockedError,
   LowbitError,
   LowbitErrorCode,
   NotFoundError,

@@ -7,6 +7,7 @@ Usage:
   lowbit quantize --format <name> [options] IN OUT
   lowbit dequantize [--dtype f32|f16|bf16] IN OUT
   lowbit compare [--json] A B
+  lowbit embed build|search|eval [options]
   lowbit help [command]
   lowbit --version
 
@@ -17,6 +18,7 @@ Commands:
   quantize     quantize the float tensors of a safetensors file with any registered format
   dequantize   restore a quantized safetensors file's tensors to floats
   compare      per-tensor error of one safetensors file against another
+  embed        compressed embedding collections: build, search, and recall/size evaluation
 
 Exit codes: 0 success, 1 error (bad data, file system), 2 usage error, 130 interrupted.
 Run 'lowbit <command> --help' for a command's options.
@@ -150,4 +152,77 @@ Options:
 
 Example:
   lowbit compare model.safetensors model.e4m3.safetensors
+`;
+
+export const EMBED_HELP = `Usage:
+  lowbit embed build --base FILE --codec SPEC --out DIR [options]
+  lowbit embed search --collection DIR --query FILE [-k 10] [options]
+  lowbit embed eval --base FILE --queries FILE --truth FILE --codec SPEC [options]
+
+Compressed embedding collections (@lowbit/embed). Vector files are raw little-endian float32
+(row-major; give --dim) or NumPy .npy (float32, float16 or float64; 2-D rows x dim, C order).
+
+A codec SPEC is zero or more transforms then one terminal codec, joined by '+':
+  transforms  pca:<k> (keep k dims), pca:<f> (keep f x dim, 0<f<1), pca:var<f> (explain fraction f
+              of the variance), trunc:<k> (Matryoshka: first k dims)
+  terminals   float32, float16, bfloat16, float8, float8_e5m2, int8, int4, binary, binary:center,
+              pq:<M> (M sub-spaces, 1 byte each)
+  e.g. int8, float16, pq:25, pca:0.5+float8, binary:center
+
+build: reads --base, adds every row (its id is the row number as a string, "0", "1", ...), saves
+the collection to --out (crash-safe: a new generation, then an atomic switch).
+  --base <file>             vectors to store (required)
+  --dim <n>                 row length (required for raw float32; checked against .npy)
+  --codec <spec>            resident codes (required)
+  --out <dir>               collection directory (required)
+  --metric <m>              cosine (default), dot or l2
+  --rescore <codec>         keep a precise copy for rescoring: int8, float16 or float32
+  --rescore-storage <s>     memory (default) or disk (rows read from the saved file at search)
+  --index <kind>            scan (default: exact scan over the codes) or hnsw
+  --M <n>                   hnsw: links per node (default 16)
+  --ef-construction <n>     hnsw: build breadth (default 200)
+  --ef <n>                  hnsw: default search breadth (default 64)
+  --train-sample <n>        rows the codec is fitted on, spread evenly over the base
+                            (default: all rows, at most 100000)
+  -q, --quiet               no progress bar, no summary
+
+search: every row of --query against a saved collection; prints query, rank, id, score per hit.
+  --collection <dir>        a directory written by 'lowbit embed build' (required)
+  --query <file>            query vectors (required)
+  --dim <n>                 row length of a raw query file (default: the collection's)
+  -k <n>                    hits per query (default 10)
+  --rescore <f>             rescore the top k x f candidates (f >= 1; needs a rescore copy)
+  --ef <n>                  hnsw search breadth
+  --path <p>                scan or index (default: index when the collection has one)
+  --json                    print {queries, k, results: [{query, hits: [{id, score}]}]}
+
+eval: for each --codec, builds a collection over --base in memory and searches every query;
+reports recall@1/10/100 against --truth, nDCG@10, resident bytes per vector, queries per second
+(search calls only) and build time.
+  --base <file>             base vectors (required)
+  --queries <file>          query vectors (required)
+  --truth <file>            ground truth (required): raw little-endian int32, per query the base
+                            row ids of its true nearest neighbours, best first (or an int .npy)
+  --dim <n>                 row length of raw float32 files
+  --codec <spec>            codec to evaluate (required); repeat for several runs
+  --metric <m>              cosine (default), dot or l2: must match how --truth was computed
+  --rescore <f>             rescore the top k x f candidates with a precise copy
+  --rescore-codec <codec>   int8, float16 or float32 (default int8 when --rescore is given)
+  --index <kind>            scan (default) or hnsw, with --M, --ef-construction, --ef as above
+  --path <p>                scan or index (default: index with --index hnsw)
+  -k <n>                    hits per query (default min(100, truth columns))
+  --train-sample <n>        as for build
+  --json                    one JSON object per run, one per line: codec, index, recall1,
+                            recall10, recall100, ndcg10, bytesPerVector, qps, buildSeconds, ...
+                            (a recall@K with K above k is null)
+  --svg <file>              write the recall@10 / bytes-per-vector plot of the runs
+  -q, --quiet               no progress bar
+
+Examples:
+  lowbit embed eval --base base.f32 --queries queries.f32 --truth groundtruth.i32 --dim 100 \\
+    --codec int8 --codec float16 --codec pq:25 --svg recall.svg
+  lowbit embed eval --base base.f32 --queries q.f32 --truth gt.i32 --dim 100 --codec binary \\
+    --rescore 10 --rescore-codec float16 --json
+  lowbit embed build --base docs.npy --codec int8 --index hnsw --out docs.lowbit
+  lowbit embed search --collection docs.lowbit --query q.npy -k 5
 `;

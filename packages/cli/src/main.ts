@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { type ParseArgsConfig, parseArgs } from "node:util";
 import { LowbitError, type Quantizer } from "@lowbit/bits";
+import { createCodec, type Metric } from "@lowbit/embed";
 import { getQuantizer } from "@lowbit/formats";
 import { vqQuantizers } from "@lowbit/vq";
 import { createKmeansPool, type KmeansPool } from "@lowbit/vq/node";
@@ -8,6 +9,7 @@ import {
   COMPARE_HELP,
   CONVERT_HELP,
   DEQUANTIZE_HELP,
+  EMBED_HELP,
   FORMATS_HELP,
   INSPECT_HELP,
   MAIN_HELP,
@@ -17,6 +19,20 @@ import { type ProgressBar, progressBar } from "./_progress.js";
 import { compareFiles, compareJson, compareText } from "./compare.js";
 import { type ConvertOptions, convertFile, ROUNDINGS, type Rounding, resolveFormat } from "./convert.js";
 import { DEQUANTIZE_DTYPES, type DequantizeDtype, dequantizeFile } from "./dequantize.js";
+import {
+  buildSummary,
+  EMBED_INDEXES,
+  type EmbedIndex,
+  embedBuild,
+  embedEval,
+  embedSearch,
+  evalText,
+  isNpyFile,
+  METRICS,
+  RESCORE_CODECS,
+  searchText,
+  writeEvalSvg,
+} from "./embed.js";
 import { formatRows, formatsTable } from "./formats.js";
 import { inspectFile, inspectText } from "./inspect.js";
 import {
@@ -70,6 +86,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   quantize: { help: QUANTIZE_HELP, run: runQuantize },
   dequantize: { help: DEQUANTIZE_HELP, run: runDequantize },
   compare: { help: COMPARE_HELP, run: runCompare },
+  embed: { help: EMBED_HELP, run: runEmbed },
 };
 
 /**
@@ -528,6 +545,298 @@ async function runCompare(args: string[], ctx: Context): Promise<number> {
   }
   ctx.stdout.write(
     values.json === true ? `${JSON.stringify(compareJson(report), null, 2)}\n` : compareText(report),
+  );
+  return ExitCode.OK;
+}
+
+const EMBED_SUBCOMMANDS = ["build", "search", "eval"] as const;
+
+async function runEmbed(args: string[], ctx: Context): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub === "build") return runEmbedBuild(rest, ctx);
+  if (sub === "search") return runEmbedSearch(rest, ctx);
+  if (sub === "eval") return runEmbedEval(rest, ctx);
+  throw new UsageError(
+    sub === undefined
+      ? `missing subcommand: ${EMBED_SUBCOMMANDS.join(", ")}`
+      : `unknown subcommand ${JSON.stringify(sub)}; subcommands: ${EMBED_SUBCOMMANDS.join(", ")}`,
+    "embed",
+  );
+}
+
+/** A required string option, or a usage error naming it. */
+function required(value: string | undefined, flag: string, what: string): string {
+  if (value === undefined) throw new UsageError(`missing --${flag} <${what}>`, "embed");
+  return value;
+}
+
+function oneOf<T extends string>(
+  value: string | undefined,
+  choices: readonly T[],
+  flag: string,
+): T | undefined {
+  if (value === undefined) return undefined;
+  if (!(choices as readonly string[]).includes(value)) {
+    throw new UsageError(
+      `--${flag} must be one of ${choices.join(", ")}; got ${JSON.stringify(value)}`,
+      "embed",
+    );
+  }
+  return value as T;
+}
+
+/** An integer option in [min, max], or undefined when absent. */
+function intOption(text: string | undefined, flag: string, min: number, max: number): number | undefined {
+  if (text === undefined) return undefined;
+  const n = parseInteger(text, `--${flag}`, max, "embed");
+  if (n < min)
+    throw new UsageError(
+      `--${flag} must be an integer in [${min}, ${max}]; got ${JSON.stringify(text)}`,
+      "embed",
+    );
+  return n;
+}
+
+/** A rescoring factor: a number >= 1 (k x factor candidates are rescored). */
+function factorOption(text: string | undefined, flag: string): number | undefined {
+  if (text === undefined) return undefined;
+  const n = /^[0-9]+(\.[0-9]+)?$/.test(text) ? Number(text) : Number.NaN;
+  if (!(n >= 1 && n <= 10_000)) {
+    throw new UsageError(`--${flag} must be a number in [1, 10000]; got ${JSON.stringify(text)}`, "embed");
+  }
+  return n;
+}
+
+/** Checks a codec spec up front so a typo is a usage error, not a failure after reading the data. */
+function codecOption(spec: string, flag: string): string {
+  try {
+    return createCodec(spec).spec;
+  } catch (e) {
+    if (e instanceof RangeError || e instanceof TypeError)
+      throw new UsageError(`--${flag}: ${e.message}`, "embed");
+    throw e;
+  }
+}
+
+/** Raw float32 files carry no shape: --dim is then a required argument, not a data error. */
+async function requireDim(dim: number | undefined, base: string): Promise<void> {
+  if (dim === undefined && !(await isNpyFile(base))) {
+    throw new UsageError(`missing --dim <n>: ${base} is a raw float32 file (no .npy header)`, "embed");
+  }
+}
+
+function noPositionals(positionals: string[]): void {
+  if (positionals.length > 0) {
+    throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`, "embed");
+  }
+}
+
+/** A bar over vectors or queries on a TTY; `stage` starts a new one with its own label. */
+function embedProgress(ctx: Context, quiet: boolean) {
+  if (quiet || ctx.stderr.isTTY !== true)
+    return { stage(_label: string) {}, onProgress: undefined, done() {} };
+  let bar: ProgressBar | null = null;
+  let label = "";
+  return {
+    stage(next: string) {
+      bar?.done();
+      bar = null;
+      label = next;
+    },
+    onProgress(done: number, total: number) {
+      bar ??= progressBar(ctx.stderr, label, {
+        unit: label.startsWith("search") ? "queries" : "vectors",
+        rate: false,
+        eta: true,
+      });
+      bar.update(done, total);
+    },
+    done() {
+      bar?.done();
+    },
+  };
+}
+
+const HNSW_OPTIONS = {
+  index: { type: "string" },
+  M: { type: "string" },
+  "ef-construction": { type: "string" },
+  ef: { type: "string" },
+} as const;
+
+function hnswOptions(values: { index?: string; M?: string; "ef-construction"?: string; ef?: string }) {
+  const index: EmbedIndex = oneOf(values.index, EMBED_INDEXES, "index") ?? "scan";
+  const M = intOption(values.M, "M", 2, 512);
+  const efConstruction = intOption(values["ef-construction"], "ef-construction", 1, 100_000);
+  const ef = intOption(values.ef, "ef", 1, 100_000);
+  if (index === "scan") {
+    for (const [flag, v] of [
+      ["M", M],
+      ["ef-construction", efConstruction],
+      ["ef", ef],
+    ] as const) {
+      if (v !== undefined) throw new UsageError(`--${flag} applies only with --index hnsw`, "embed");
+    }
+  }
+  return {
+    index,
+    ...(M !== undefined ? { M } : {}),
+    ...(efConstruction !== undefined ? { efConstruction } : {}),
+    ...(ef !== undefined ? { ef } : {}),
+  };
+}
+
+async function runEmbedBuild(args: string[], ctx: Context): Promise<number> {
+  const { values, positionals } = parse("embed", args, {
+    base: { type: "string" },
+    dim: { type: "string" },
+    codec: { type: "string" },
+    metric: { type: "string" },
+    rescore: { type: "string" },
+    "rescore-storage": { type: "string" },
+    "train-sample": { type: "string" },
+    out: { type: "string" },
+    quiet: { type: "boolean", short: "q" },
+    ...HNSW_OPTIONS,
+  });
+  noPositionals(positionals);
+  const base = required(values.base, "base", "file");
+  const codec = codecOption(required(values.codec, "codec", "spec"), "codec");
+  const out = required(values.out, "out", "dir");
+  const dim = intOption(values.dim, "dim", 1, 1 << 20);
+  const metric = oneOf<Metric>(values.metric, METRICS, "metric");
+  const rescore = oneOf(values.rescore, RESCORE_CODECS, "rescore");
+  const rescoreStorage = oneOf(values["rescore-storage"], ["memory", "disk"] as const, "rescore-storage");
+  if (rescoreStorage !== undefined && rescore === undefined) {
+    throw new UsageError("--rescore-storage applies only with --rescore <codec>", "embed");
+  }
+  const trainRows = intOption(values["train-sample"], "train-sample", 1, Number.MAX_SAFE_INTEGER);
+  const hnsw = hnswOptions(values);
+  await requireDim(dim, base);
+  const quiet = values.quiet === true;
+  const progress = embedProgress(ctx, quiet);
+  progress.stage(`build ${codec}`);
+  let result: Awaited<ReturnType<typeof embedBuild>>;
+  try {
+    result = await embedBuild({
+      base,
+      out,
+      codec,
+      ...hnsw,
+      ...(dim !== undefined ? { dim } : {}),
+      ...(metric !== undefined ? { metric } : {}),
+      ...(rescore !== undefined ? { rescore } : {}),
+      ...(rescoreStorage !== undefined ? { rescoreStorage } : {}),
+      ...(trainRows !== undefined ? { trainRows } : {}),
+      ...(progress.onProgress !== undefined
+        ? { onProgress: (p: { done: number; total: number }) => progress.onProgress!(p.done, p.total) }
+        : {}),
+      ...(ctx.signal !== undefined ? { signal: ctx.signal } : {}),
+    });
+  } finally {
+    progress.done();
+  }
+  if (!quiet) ctx.stdout.write(`${buildSummary(result)}\n`);
+  return ExitCode.OK;
+}
+
+async function runEmbedSearch(args: string[], ctx: Context): Promise<number> {
+  const { values, positionals } = parse("embed", args, {
+    collection: { type: "string" },
+    query: { type: "string" },
+    dim: { type: "string" },
+    k: { type: "string", short: "k" },
+    rescore: { type: "string" },
+    ef: { type: "string" },
+    path: { type: "string" },
+    json: { type: "boolean" },
+  });
+  noPositionals(positionals);
+  const collection = required(values.collection, "collection", "dir");
+  const query = required(values.query, "query", "file");
+  const dim = intOption(values.dim, "dim", 1, 1 << 20);
+  const k = intOption(values.k, "k", 1, 100_000) ?? 10;
+  const rescore = factorOption(values.rescore, "rescore");
+  const ef = intOption(values.ef, "ef", 1, 100_000);
+  const path = oneOf(values.path, ["scan", "index"] as const, "path");
+  const result = await embedSearch({
+    collection,
+    query,
+    k,
+    ...(dim !== undefined ? { dim } : {}),
+    ...(rescore !== undefined ? { rescore } : {}),
+    ...(ef !== undefined ? { ef } : {}),
+    ...(path !== undefined ? { path } : {}),
+  });
+  ctx.stdout.write(values.json === true ? `${JSON.stringify(result)}\n` : searchText(result));
+  return ExitCode.OK;
+}
+
+async function runEmbedEval(args: string[], ctx: Context): Promise<number> {
+  const { values, positionals } = parse("embed", args, {
+    base: { type: "string" },
+    queries: { type: "string" },
+    truth: { type: "string" },
+    dim: { type: "string" },
+    codec: { type: "string", multiple: true },
+    metric: { type: "string" },
+    rescore: { type: "string" },
+    "rescore-codec": { type: "string" },
+    path: { type: "string" },
+    k: { type: "string", short: "k" },
+    "train-sample": { type: "string" },
+    json: { type: "boolean" },
+    svg: { type: "string" },
+    quiet: { type: "boolean", short: "q" },
+    ...HNSW_OPTIONS,
+  });
+  noPositionals(positionals);
+  const base = required(values.base, "base", "file");
+  const queries = required(values.queries, "queries", "file");
+  const truth = required(values.truth, "truth", "file");
+  const codecs = (values.codec ?? []).map((c) => codecOption(c, "codec"));
+  if (codecs.length === 0) throw new UsageError("missing --codec <spec>", "embed");
+  const dim = intOption(values.dim, "dim", 1, 1 << 20);
+  const metric = oneOf<Metric>(values.metric, METRICS, "metric");
+  const rescore = factorOption(values.rescore, "rescore");
+  const rescoreCodec =
+    oneOf(values["rescore-codec"], RESCORE_CODECS, "rescore-codec") ??
+    (rescore !== undefined ? "int8" : undefined);
+  const path = oneOf(values.path, ["scan", "index"] as const, "path");
+  const k = intOption(values.k, "k", 1, 100_000);
+  const trainRows = intOption(values["train-sample"], "train-sample", 1, Number.MAX_SAFE_INTEGER);
+  const hnsw = hnswOptions(values);
+  if (path === "index" && hnsw.index !== "hnsw")
+    throw new UsageError("--path index needs --index hnsw", "embed");
+  await requireDim(dim, base);
+  const quiet = values.quiet === true || values.json === true;
+  const progress = embedProgress(ctx, quiet);
+  let reports: Awaited<ReturnType<typeof embedEval>>;
+  try {
+    reports = await embedEval({
+      base,
+      queries,
+      truth,
+      codecs,
+      ...hnsw,
+      ...(dim !== undefined ? { dim } : {}),
+      ...(metric !== undefined ? { metric } : {}),
+      ...(rescore !== undefined ? { rescore } : {}),
+      ...(rescoreCodec !== undefined ? { rescoreCodec } : {}),
+      ...(path !== undefined ? { path } : {}),
+      ...(k !== undefined ? { k } : {}),
+      ...(trainRows !== undefined ? { trainRows } : {}),
+      onStage: (stage, codec) => progress.stage(`${stage} ${codec}`),
+      ...(progress.onProgress !== undefined ? { onProgress: progress.onProgress } : {}),
+      ...(ctx.signal !== undefined ? { signal: ctx.signal } : {}),
+    });
+  } finally {
+    progress.done();
+  }
+  if (values.svg !== undefined) await writeEvalSvg(values.svg, reports);
+  // --json: one JSON object per run, one per line (a single --codec prints exactly one object).
+  ctx.stdout.write(
+    values.json === true ? reports.map((r) => `${JSON.stringify(r)}\n`).join("") : evalText(reports),
   );
   return ExitCode.OK;
 }

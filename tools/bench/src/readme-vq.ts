@@ -1,6 +1,6 @@
 /**
- * `npm run bench:readme` (third step): writes bench/results/vq.json into packages/vq/README.md between
- * `<!-- bench:vq:start -->` and `<!-- bench:vq:end -->`.
+ * `npm run bench:readme` (third step): writes bench/results/vq.json and vq-glove.json into
+ * packages/vq/README.md between `<!-- bench:vq:start -->` and `<!-- bench:vq:end -->`.
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -23,7 +23,8 @@ export function renderVq(res: SuiteResult): string {
   const v = (g: string, l: string, w: string) => byName.get(`vq/${g}/${l}/${w}`)?.value;
   const lines = [
     `Measured ${res.date.slice(0, 10)} on Node ${res.node}, ${res.cpu} (k-means on a 2-thread pool); reproduce with`,
-    "`npm run bench -- vq/` (the whole suite takes about 8 minutes).",
+    "`npm run bench -- vq/` (suites vq, vq-glove-8 and the opt-in vq-glove-16). The GloVe rows were measured while",
+    "other jobs shared the 2 cores, so their times are inflated (vq-glove-8 took 12 minutes, vq-glove-16 35).",
   ];
   for (const [g, labels] of groups) {
     lines.push(
@@ -37,6 +38,13 @@ export function renderVq(res: SuiteResult): string {
       lines.push(
         `| ${l.replaceAll("-", " ")} | ${v(g, l, "relmse")!.toFixed(4)} | ${v(g, l, "bpw")!.toFixed(3)} | ${v(g, l, "quantize-time")!.toFixed(1)} |`,
       );
+    }
+    if (g.startsWith("glove")) {
+      const lines2 = labels
+        .map((l) => byName.get(`vq/${g}/${l}/vs-pq`))
+        .filter((c) => c?.peer !== undefined)
+        .map((c) => `${c!.name.split("/")[2]!.replaceAll("-", " ")} ${c!.ratio}× ${c!.peer!.name}'s error`);
+      if (lines2.length > 0) lines.push("", `Against PQ at the same bytes: ${lines2.join("; ")}.`);
     }
     if (g.startsWith("gaussian")) {
       lines.push(
@@ -62,6 +70,11 @@ function main(): void {
     return;
   }
   const res = JSON.parse(readFileSync(file, "utf8")) as SuiteResult;
+  for (const extra of ["vq-glove-8", "vq-glove-16"]) {
+    const f = resultsPath(extra);
+    if (process.argv[2] !== undefined || !existsSync(f)) continue;
+    res.cases.push(...(JSON.parse(readFileSync(f, "utf8")) as SuiteResult).cases);
+  }
   const readme = join(repoRoot(), "packages", "vq", "README.md");
   const text = readFileSync(readme, "utf8");
   const a = text.indexOf(START);

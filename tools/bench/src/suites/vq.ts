@@ -5,10 +5,7 @@
  *   0.1175) and the rate–distortion bound 2^(−2R) = 0.0625; plus aq's quantize time with a 2-thread pool.
  * - Real weights: the largest matrices of faceres-deep.f32 at ~2 and ~3 bits/weight, aq against the best
  *   scalar formats at the same rate (any2/any3 g128, int2/int3 g128 with clip search).
- * - GloVe 100-d word vectors (the first 10,000 of shared/datasets/embeddings/glove-100d/base.f32) at
- *   8 bytes per vector: pq 8×8, rvq 8×8, aq 8×8 (the comparison faiss publishes for SIFT1M). Each vector
- *   is padded to 128 dimensions with its 100 real ones interleaved (dimension j at (j mod 8)·16 + ⌊j/8⌋)
- *   so every PQ subspace holds 12–13 real dimensions; the padding adds no error to any method.
+ * - GloVe vectors: suite vq-glove (vq-glove.ts).
  * - matvec straight from aq 2×8 g8 codes on 4096×4096 vs a dense float32 matvec in the same run.
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -37,7 +34,7 @@ function gaussian(n: number, seed: number): Float32Array {
   return out;
 }
 
-interface Row {
+export interface Row {
   group: string;
   label: string;
   relMse: number;
@@ -48,7 +45,7 @@ interface Row {
 
 const r4 = (x: number) => Number(x.toPrecision(4));
 
-function run(
+export function run(
   group: string,
   label: string,
   w: Float32Array,
@@ -134,35 +131,11 @@ export const vqSuite = {
         rows.push(run(R, "any3 g128", w, s, { format: "any3", group: 128 }, 3));
         rows.push(run(R, "int3 g128 clip", w, s, { format: "int3", group: 128, clip: true }, 3));
       }
-      // 3. GloVe vectors at 8 bytes (64 bits) per vector.
-      const nv = 10_000;
-      const D = 100;
-      const P = 128;
-      const glove = join(sharedDir(), "datasets", "embeddings", "glove-100d", "base.f32");
-      const bytes = readFileSync(glove);
-      const raw = new Float32Array(bytes.buffer, bytes.byteOffset, nv * D);
-      const v = new Float32Array(nv * P);
-      for (let i = 0; i < nv; i++) {
-        for (let j = 0; j < D; j++) v[i * P + (j % 8) * 16 + Math.floor(j / 8)] = raw[i * D + j]!;
-      }
-      const V = "glove-10k-8B";
-      const vs: [number, number] = [nv, P];
-      rows.push(
-        run(V, "pq 8x8", v, vs, { format: "pq", vectorLength: P, subspaces: 8, bits: 8 }, 0.5, { pool }),
-      );
-      rows.push(
-        run(V, "rvq 8x8", v, vs, { format: "rvq", vectorLength: P, codebooks: 8, bits: 8 }, 0.5, { pool }),
-      );
-      rows.push(
-        run(V, "aq 8x8", v, vs, { format: "aq", group: P, codebooks: 8, bits: 8, beam: 4, rounds: 3 }, 0.5, {
-          pool,
-        }),
-      );
     } finally {
       await pool.close();
     }
 
-    // 3. matvec from codes vs dense float32, 4096×4096 (random codes: timing does not depend on them).
+    // matvec from codes vs dense float32, 4096×4096 (random codes: timing does not depend on them).
     const R = 4096;
     const rng = createRng(3);
     const rand = (k: number) => Float32Array.from({ length: k }, () => rng.nextFloat() * 2 - 1);

@@ -1,0 +1,2 @@
+export type { HnswOptions } from "./hnsw.js";
+export { hnswIndex } from "./hnsw.js";
