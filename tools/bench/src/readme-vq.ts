@@ -6,6 +6,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { repoRoot, resultsPath, type SuiteResult } from "./harness.js";
 import { LLOYD_MAX_2BIT, RD_BOUND_2BIT } from "./suites/vq.js";
+import { GLOVE_TRAIN_SAMPLE } from "./suites/vq-glove.js";
 
 const START = "<!-- bench:vq:start -->";
 const END = "<!-- bench:vq:end -->";
@@ -40,6 +41,10 @@ export function renderVq(res: SuiteResult): string {
       );
     }
     if (g.startsWith("glove")) {
+      lines.push(
+        "",
+        `All 100,000 GloVe vectors (padded to 128 dims), codebooks learned on a seeded sample of ${GLOVE_TRAIN_SAMPLE.toLocaleString("en-US")} (\`trainSample\`), every vector coded; relative MSE over all of them.`,
+      );
       const lines2 = labels
         .map((l) => byName.get(`vq/${g}/${l}/vs-pq`))
         .filter((c) => c?.peer !== undefined)
