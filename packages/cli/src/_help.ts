@@ -208,6 +208,8 @@ reports recall@1/10/100 against --truth, nDCG@10, resident bytes per vector, que
   --metric <m>              cosine (default), dot or l2: must match how --truth was computed
   --rescore <f>             rescore the top k x f candidates with a precise copy
   --rescore-codec <codec>   int8, float16 or float32 (default int8 when --rescore is given)
+  --rescore-storage <s>     memory (default) or disk: the collection is saved to a temporary
+                            folder and the copy is read from its file (not counted as resident)
   --index <kind>            scan (default) or hnsw, with --M, --ef-construction, --ef as above
   --path <p>                scan or index (default: index with --index hnsw)
   -k <n>                    hits per query (default min(100, truth columns))

@@ -1,4 +1,5 @@
-import { open, readFile } from "node:fs/promises";
+import { mkdtemp, open, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { throwIfAborted } from "@lowbit/bits";
 import {
@@ -289,6 +290,11 @@ export interface EmbedEvalOptions {
   readonly rescore?: number;
   /** Codec of the rescoring copy (null: none). */
   readonly rescoreCodec?: string | null;
+  /**
+   * Where the rescoring copy lives: "memory" (default) or "disk" — the collection is saved to a
+   * temporary folder (removed afterwards) so the copy is read from its file at search time.
+   */
+  readonly rescoreStorage?: "memory" | "disk";
   readonly index?: EmbedIndex;
   readonly M?: number;
   readonly efConstruction?: number;
@@ -308,6 +314,7 @@ export interface EmbedEvalReport {
   readonly metric: Metric;
   readonly rescore: number | null;
   readonly rescoreCodec: string | null;
+  readonly rescoreStorage: "memory" | "disk" | null;
   readonly ef: number | null;
   readonly M: number | null;
   readonly efConstruction: number | null;
@@ -366,13 +373,19 @@ export async function embedEval(options: EmbedEvalOptions): Promise<EmbedEvalRep
       if (options[key] !== undefined) (setup as Record<string, unknown>)[key] = options[key];
     }
     if (options.rescore !== undefined) setup.rescoreFactor = options.rescore;
+    if (options.rescoreStorage !== undefined) setup.rescoreStorage = options.rescoreStorage;
     if (options.onProgress !== undefined) {
       const report = options.onProgress;
       setup.onProgress = (p) => report(p.done, p.total);
     }
     const { collection, buildSeconds } = await buildCollection(base.vectors, dim, setup);
     let result: EvaluationResult;
+    let tmp: string | null = null;
     try {
+      if (options.rescoreStorage === "disk") {
+        tmp = await mkdtemp(join(tmpdir(), "lowbit-embed-eval-"));
+        await collection.save(join(tmp, "collection"));
+      }
       throwIfAborted(options.signal);
       options.onStage?.("search", codec);
       result = await evaluateAsync(collection, queries.vectors, truth.data, {
@@ -385,6 +398,7 @@ export async function embedEval(options: EmbedEvalOptions): Promise<EmbedEvalRep
       });
     } finally {
       await collection.close();
+      if (tmp !== null) await rm(tmp, { recursive: true, force: true });
     }
     const hnsw = index === "hnsw";
     reports.push({
@@ -393,6 +407,7 @@ export async function embedEval(options: EmbedEvalOptions): Promise<EmbedEvalRep
       metric: collection.metric,
       rescore: options.rescore ?? null,
       rescoreCodec,
+      rescoreStorage: rescoreCodec === null ? null : (options.rescoreStorage ?? "memory"),
       ef: hnsw ? (options.ef ?? HNSW_DEFAULTS.ef) : null,
       M: hnsw ? (options.M ?? HNSW_DEFAULTS.M) : null,
       efConstruction: hnsw ? (options.efConstruction ?? HNSW_DEFAULTS.efConstruction) : null,

@@ -782,6 +782,7 @@ async function runEmbedEval(args: string[], ctx: Context): Promise<number> {
     metric: { type: "string" },
     rescore: { type: "string" },
     "rescore-codec": { type: "string" },
+    "rescore-storage": { type: "string" },
     path: { type: "string" },
     k: { type: "string", short: "k" },
     "train-sample": { type: "string" },
@@ -802,6 +803,10 @@ async function runEmbedEval(args: string[], ctx: Context): Promise<number> {
   const rescoreCodec =
     oneOf(values["rescore-codec"], RESCORE_CODECS, "rescore-codec") ??
     (rescore !== undefined ? "int8" : undefined);
+  const rescoreStorage = oneOf(values["rescore-storage"], ["memory", "disk"] as const, "rescore-storage");
+  if (rescoreStorage !== undefined && rescoreCodec === undefined) {
+    throw new UsageError("--rescore-storage applies only with --rescore or --rescore-codec", "embed");
+  }
   const path = oneOf(values.path, ["scan", "index"] as const, "path");
   const k = intOption(values.k, "k", 1, 100_000);
   const trainRows = intOption(values["train-sample"], "train-sample", 1, Number.MAX_SAFE_INTEGER);
@@ -823,6 +828,7 @@ async function runEmbedEval(args: string[], ctx: Context): Promise<number> {
       ...(metric !== undefined ? { metric } : {}),
       ...(rescore !== undefined ? { rescore } : {}),
       ...(rescoreCodec !== undefined ? { rescoreCodec } : {}),
+      ...(rescoreStorage !== undefined ? { rescoreStorage } : {}),
       ...(path !== undefined ? { path } : {}),
       ...(k !== undefined ? { k } : {}),
       ...(trainRows !== undefined ? { trainRows } : {}),

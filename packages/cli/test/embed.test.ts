@@ -194,6 +194,28 @@ describe("lowbit embed eval", () => {
     expect(j["recall10"] as number).toBeGreaterThan(plain["recall10"]!);
   });
 
+  it("--rescore-storage disk reads the copy from a saved file: same answers, not resident", async () => {
+    const run = async (...extra: string[]) =>
+      JSON.parse(
+        (await lowbit(...EVAL(), "--codec", "binary", "--rescore", "4", "-k", "10", "--json", ...extra))
+          .stdout,
+      ) as Record<string, unknown> & { ram: Record<string, number> };
+    const mem = await run();
+    const disk = await run("--rescore-storage", "disk");
+    expect(disk).toMatchObject({
+      rescoreStorage: "disk",
+      recall1: mem["recall1"],
+      recall10: mem["recall10"],
+    });
+    expect(mem["rescoreStorage"]).toBe("memory");
+    expect(disk.ram["rescore"]).toBe(0);
+    expect(mem.ram["rescore"]).toBe(D);
+    expect(disk["bytesPerVector"] as number).toBeCloseTo((mem["bytesPerVector"] as number) - D, 6);
+    const bad = await lowbit(...EVAL(), "--codec", "binary", "--rescore-storage", "disk");
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("--rescore-storage applies only with --rescore");
+  });
+
   it("evaluates an HNSW index with --ef", async () => {
     const r = await lowbit(
       ...EVAL(),
