@@ -39,7 +39,7 @@ export interface FitOptions {
 /**
  * An embedding codec: float32 vectors of `dim` → fixed-size codes of `bytesPerVector` bytes.
  * Every codec must be fitted (`fit`) before encode/decode/prepare — for codecs without learned
- * parameters (float16, plain binary, …) fit only records the dimension.
+ * parameters (float32, float16, bfloat16) fit only records the dimension.
  */
 export interface EmbeddingCodec {
   /** Canonical spec string (createCodec(spec) builds an equal, unfitted codec). */
