@@ -23,7 +23,7 @@ export function renderEmbed(res: SuiteResult): string {
     `Measured ${res.date.slice(0, 10)} on Node ${res.node}, ${res.cpu}, one thread; GloVe-100d (100,000 base`,
     "vectors, 1,000 held-out queries, exact cosine top-100), k = 10; reproduce with `npm run bench -- embed/`.",
     "Bytes/vector are resident: codes, in-memory copies and the graph (a peer's index file size / n);",
-    "ids and metadata are left out on both sides. Rescoring reads the top 100 rows of an int8 copy on disk.",
+    "ids and metadata are left out on both sides. Rescoring reads the top 100 rows of a copy on disk (int8, or float16 for the 4× codecs).",
     "",
     "| who | configuration | path | recall@1 | recall@10 | recall@100 | nDCG@10 | bytes/vector | ×smaller | queries/s | build s |",
     "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",

@@ -254,25 +254,25 @@ export const embedSuite = {
 
       // Ours, exact scan over codes: [codec, compression label]; each without rescoring and with the
       // top 100 rescored from an int8 copy kept on disk.
-      const scanCodecs: readonly [string, boolean][] = [
-        // [codec, also measure with rescoring]
-        ["float16", false],
-        ["int8", false],
-        ["float8", false],
-        ["pca:0.5+float8", true],
-        ["int4", true],
-        ["pq:25", true],
-        ["pq:12", true],
-        ["binary", true],
+      const scanCodecs: readonly [string, string | null][] = [
+        // [resident codec, codec of the on-disk copy whose top 100 are rescored (or none)]
+        ["float16", null],
+        ["int8", "float16"],
+        ["float8", "float16"],
+        ["pca:0.5+float8", "int8"],
+        ["int4", "int8"],
+        ["pq:25", "int8"],
+        ["pq:12", "int8"],
+        ["binary", "int8"],
       ];
-      for (const [codec, withRescore] of scanCodecs) {
+      for (const [codec, rescoreCodec] of scanCodecs) {
         const t = performance.now();
         const dir = join(tmp, codec.replaceAll(/[^a-z0-9]/gi, "_"));
         const c = Collection.create({
           dim: D,
           metric: "cosine",
           codec,
-          rescore: "int8",
+          rescore: rescoreCodec ?? "int8",
           rescoreStorage: "disk",
           index: null,
         });
@@ -282,13 +282,13 @@ export const embedSuite = {
         );
         const build = (performance.now() - t) / 1000;
         await c.save(dir);
-        for (const rescore of withRescore ? [0, 10] : [0]) {
+        for (const rescore of rescoreCodec !== null ? [0, 10] : [0]) {
           // k = 10 with factor 10: exactly the top 100 candidates rescored.
           const r = evaluate(c, queries, truth, { k: rescore > 0 ? 10 : 100, rescore, path: "scan" });
           const bytes = r.bytesPerVector;
           add({
             group: "lowbit",
-            label: `${codec}${rescore > 0 ? " + int8 rescore top 100 (disk)" : ""}`,
+            label: `${codec}${rescore > 0 ? ` + ${rescoreCodec} rescore top 100 (disk)` : ""}`,
             path: "scan",
             recall1: r.recall1,
             recall10: r.recall10,
