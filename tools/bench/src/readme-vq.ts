@@ -24,8 +24,8 @@ export function renderVq(res: SuiteResult): string {
   const v = (g: string, l: string, w: string) => byName.get(`vq/${g}/${l}/${w}`)?.value;
   const lines = [
     `Measured ${res.date.slice(0, 10)} on Node ${res.node}, ${res.cpu} (k-means on a 2-thread pool); reproduce with`,
-    "`npm run bench -- vq/` (suites vq, vq-glove-8 and the opt-in vq-glove-16). The GloVe rows were measured while",
-    "other jobs shared the 2 cores, so their times are inflated (vq-glove-8 took 12 minutes, vq-glove-16 35).",
+    "`npm run bench -- vq/` (suites vq, vq-glove-8 — 9 minutes — and the opt-in vq-glove-16, 35 minutes while",
+    "other jobs shared the 2 cores). k-means runs 6 iterations at 8 bytes and 10 at 16 bytes.",
   ];
   for (const [g, labels] of groups) {
     lines.push(
