@@ -1,0 +1,29 @@
+export type {
+  Backend,
+  BackendEntry,
+  Compressor,
+  GcReport,
+  IngestFile,
+  IngestOptions,
+  IngestPhase,
+  IngestProgress,
+  IngestResult,
+  Manifest,
+  ManifestFile,
+  ManifestPart,
+  ModelStats,
+  ModelSummary,
+  PartCodec,
+  RestoreOptions,
+  RestoreProgress,
+  RestoreResult,
+  StoredFile,
+  StoreApi,
+  StoreStats,
+  VerifyProblem,
+  VerifyReport,
+} from "./types.js";
+export type { StoreOptions } from "./store.js";
+export { Store } from "./store.js";
+export type { FsBackendOptions } from "./backend-fs.js";
+export { fsBackend } from "./backend-fs.js";
