@@ -19,7 +19,8 @@ function toFloat32(bytes: Uint8Array, dtype: string): Float32Array {
 }
 
 function fromFloat32(values: Float32Array, dtype: string): Uint8Array {
-  if (dtype === "F32") return new Uint8Array(values.buffer.slice(values.byteOffset, values.byteOffset + values.byteLength));
+  if (dtype === "F32")
+    return new Uint8Array(values.buffer.slice(values.byteOffset, values.byteOffset + values.byteLength));
   const codes = (dtype === "F16" ? float16 : bfloat16).encode(values) as Uint16Array;
   return new Uint8Array(codes.buffer, codes.byteOffset, codes.byteLength);
 }
@@ -47,7 +48,12 @@ export interface BitDeltaResult {
   readonly relativeError: number;
 }
 
-export function encodeBitDelta(ft: Uint8Array, base: Uint8Array, dtype: string, shape: readonly number[]): BitDeltaResult {
+export function encodeBitDelta(
+  ft: Uint8Array,
+  base: Uint8Array,
+  dtype: string,
+  shape: readonly number[],
+): BitDeltaResult {
   const f = toFloat32(ft, dtype);
   const b = toFloat32(base, dtype);
   const n = f.length;
@@ -76,16 +82,24 @@ export function encodeBitDelta(ft: Uint8Array, base: Uint8Array, dtype: string, 
   const payload = new Uint8Array(4 * rows + signs.length);
   payload.set(new Uint8Array(scales.buffer), 0);
   payload.set(signs, 4 * rows);
-  return { recon, payload, sizes: [4 * rows, signs.length], rows, relativeError: norm > 0 ? Math.sqrt(err / norm) : 0 };
+  return {
+    recon,
+    payload,
+    sizes: [4 * rows, signs.length],
+    rows,
+    relativeError: norm > 0 ? Math.sqrt(err / norm) : 0,
+  };
 }
 
 export function decodeBitDelta(payload: Uint8Array, header: ObjectHeader, base: Uint8Array): Uint8Array {
   const dtype = header.dtype;
   const rows = header.rows;
-  if (dtype === undefined || !(BITDELTA_DTYPES as readonly string[]).includes(dtype)) throw new CorruptDataError("bitdelta object without a float dtype");
+  if (dtype === undefined || !(BITDELTA_DTYPES as readonly string[]).includes(dtype))
+    throw new CorruptDataError("bitdelta object without a float dtype");
   const w = dtype === "F32" ? 4 : 2;
   const n = header.length / w;
-  if (rows === undefined || !Number.isSafeInteger(rows) || rows < 1 || n % rows !== 0) throw new CorruptDataError("bitdelta object with a bad row count");
+  if (rows === undefined || !Number.isSafeInteger(rows) || rows < 1 || n % rows !== 0)
+    throw new CorruptDataError("bitdelta object with a bad row count");
   if (header.sizes.length !== 2 || header.sizes[0] !== 4 * rows || header.sizes[1] !== Math.ceil(n / 8)) {
     throw new CorruptDataError("bitdelta object block sizes do not match its shape");
   }

@@ -43,23 +43,35 @@ function aligned(data: Uint8Array, w: number): Uint8Array {
   return data.byteOffset % w === 0 ? data : data.slice();
 }
 
-function compressPlanes(planes: Uint8Array, w: number, c: Compressor, level: number): { payload: Uint8Array; sizes: number[] } {
+function compressPlanes(
+  planes: Uint8Array,
+  w: number,
+  c: Compressor,
+  level: number,
+): { payload: Uint8Array; sizes: number[] } {
   const n = planes.length / w;
   const parts: Uint8Array[] = [];
   for (let p = 0; p < w; p++) parts.push(c.compress(planes.subarray(p * n, (p + 1) * n), level));
   return concat(parts);
 }
 
-function decompressPlanes(payload: Uint8Array, sizes: readonly number[], length: number, c: Compressor): Uint8Array {
+function decompressPlanes(
+  payload: Uint8Array,
+  sizes: readonly number[],
+  length: number,
+  c: Compressor,
+): Uint8Array {
   const w = sizes.length;
-  if (length % w !== 0) throw new CorruptDataError(`object length ${length} is not a multiple of ${w} planes`);
+  if (length % w !== 0)
+    throw new CorruptDataError(`object length ${length} is not a multiple of ${w} planes`);
   const n = length / w;
   const planes = new Uint8Array(length);
   let off = 0;
   for (let p = 0; p < w; p++) {
     const size = sizes[p]!;
     const plane = c.decompress(payload.subarray(off, off + size), n);
-    if (plane.length !== n) throw new CorruptDataError(`plane ${p} holds ${plane.length} bytes, expected ${n}`);
+    if (plane.length !== n)
+      throw new CorruptDataError(`plane ${p} holds ${plane.length} bytes, expected ${n}`);
     planes.set(plane, p * n);
     off += size;
   }
@@ -87,7 +99,12 @@ export function encodeZstd(data: Uint8Array, w: number, c: Compressor, level: nu
   return compressPlanes(planes > 1 ? splitPlanes(data, planes) : data, planes, c, level);
 }
 
-export function decodeZstd(payload: Uint8Array, sizes: readonly number[], length: number, c: Compressor): Uint8Array {
+export function decodeZstd(
+  payload: Uint8Array,
+  sizes: readonly number[],
+  length: number,
+  c: Compressor,
+): Uint8Array {
   const w = sizes.length;
   const planes = decompressPlanes(payload, sizes, length, c);
   if (w === 1) return planes;
@@ -103,7 +120,12 @@ export function encodeXor(data: Uint8Array, base: Uint8Array, w: number, c: Comp
   return encodeZstd(x, w, c, level);
 }
 
-export function decodeXor(payload: Uint8Array, sizes: readonly number[], base: Uint8Array, c: Compressor): Uint8Array {
+export function decodeXor(
+  payload: Uint8Array,
+  sizes: readonly number[],
+  base: Uint8Array,
+  c: Compressor,
+): Uint8Array {
   const x = decodeZstd(payload, sizes, base.length, c);
   xorInto(x, base, x);
   return x;
@@ -145,7 +167,13 @@ function codePlanes(planes: Uint8Array, w: number, ctx0: Uint8Array, nCtx0: numb
   return concat(parts);
 }
 
-function decodeCodedPlanes(payload: Uint8Array, sizes: readonly number[], n: number, ctx0: Uint8Array, nCtx0: number): Uint8Array {
+function decodeCodedPlanes(
+  payload: Uint8Array,
+  sizes: readonly number[],
+  n: number,
+  ctx0: Uint8Array,
+  nCtx0: number,
+): Uint8Array {
   const w = sizes.length;
   const planes = new Uint8Array(n * w);
   let off = 0;
@@ -204,8 +232,14 @@ export function encodeDelta(data: Uint8Array, base: Uint8Array, f: FloatFormat) 
   return codePlanes(splitPlanes(zz, f.width), f.width, exponentContexts(b, f), 1 << f.expBits);
 }
 
-export function decodeDelta(payload: Uint8Array, sizes: readonly number[], base: Uint8Array, f: FloatFormat): Uint8Array {
-  if (sizes.length !== f.width) throw new CorruptDataError(`delta object has ${sizes.length} planes, ${f.dtype} needs ${f.width}`);
+export function decodeDelta(
+  payload: Uint8Array,
+  sizes: readonly number[],
+  base: Uint8Array,
+  f: FloatFormat,
+): Uint8Array {
+  if (sizes.length !== f.width)
+    throw new CorruptDataError(`delta object has ${sizes.length} planes, ${f.dtype} needs ${f.width}`);
   const b = aligned(base, f.width);
   const n = b.length / f.width;
   const planes = decodeCodedPlanes(payload, sizes, n, exponentContexts(b, f), 1 << f.expBits);
@@ -261,7 +295,8 @@ export function decodeRans(payload: Uint8Array, sizes: readonly number[], length
   const planes = new Uint8Array(length);
   ransDecodeChained(payload.subarray(0, sizes[0]!), F16_NEXT, 32, planes.subarray(0, n));
   const rest = payload.subarray(sizes[0]!, sizes[0]! + sizes[1]!);
-  if (sizes[0]! + sizes[1]! !== payload.length) throw new CorruptDataError("object payload has trailing bytes");
+  if (sizes[0]! + sizes[1]! !== payload.length)
+    throw new CorruptDataError("object payload has trailing bytes");
   ransDecode(rest, planeContexts(planes.subarray(0, n), n), LOW_CONTEXTS, planes.subarray(n));
   const out = new Uint8Array(length);
   mergePlanes(planes, 2, out);

@@ -32,7 +32,8 @@ function normalise(counts: Uint32Array, c: number, freqs: Uint16Array): void {
   // spread it over the largest entries one step at a time; a symbol keeps at least 1.
   let diff = PROB_SCALE - sum;
   let maxS = -1;
-  for (let s = 0; s < 256; s++) if (freqs[o + s]! > 0 && (maxS < 0 || freqs[o + s]! > freqs[o + maxS]!)) maxS = s;
+  for (let s = 0; s < 256; s++)
+    if (freqs[o + s]! > 0 && (maxS < 0 || freqs[o + s]! > freqs[o + maxS]!)) maxS = s;
   if (freqs[o + maxS]! + diff >= 1) {
     freqs[o + maxS] = freqs[o + maxS]! + diff;
     return;
@@ -73,7 +74,11 @@ class ByteWriter {
 }
 
 /** Codes `symbols[i]` under context `contexts[i]` (each < nContexts ≤ 65536). */
-export function ransEncode(symbols: Uint8Array, contexts: Uint8Array | Uint16Array, nContexts: number): Uint8Array {
+export function ransEncode(
+  symbols: Uint8Array,
+  contexts: Uint8Array | Uint16Array,
+  nContexts: number,
+): Uint8Array {
   const n = symbols.length;
   const counts = new Uint32Array(nContexts * 256);
   for (let i = 0; i < n; i++) counts[contexts[i]! * 256 + symbols[i]!]!++;
@@ -105,8 +110,9 @@ export function ransEncode(symbols: Uint8Array, contexts: Uint8Array | Uint16Arr
   for (let i = n - 1; i >= 0; i--) {
     const k = contexts[i]! * 256 + symbols[i]!;
     const f = freqs[k]!;
-    const xMax = ((RANS_L >>> PROB_BITS) << 8) * f;
-    while (x >= xMax) {
+    // x ≥ 2^19·f, written as x > 2^19·f − 1 so the bound stays an int32 even for f = 4096.
+    const xLimit = (((RANS_L >>> PROB_BITS) << 8) * f - 1) | 0;
+    while (x > xLimit) {
       if (pos === 0) {
         const grown = new Uint8Array(cap * 2);
         grown.set(out, cap);
@@ -221,7 +227,12 @@ export function ransDecode(
  * Decodes symbols whose context is a function of the previous symbol: context(i) =
  * `next[out[i − 1]]`, and context(0) = 0. The encoder side is plain `ransEncode` with those contexts.
  */
-export function ransDecodeChained(bytes: Uint8Array, next: Uint8Array, nContexts: number, out: Uint8Array): void {
+export function ransDecodeChained(
+  bytes: Uint8Array,
+  next: Uint8Array,
+  nContexts: number,
+  out: Uint8Array,
+): void {
   decode(bytes, null, next, nContexts, out);
 }
 
@@ -233,14 +244,17 @@ function decode(
   out: Uint8Array,
 ): void {
   const n = out.length;
-  if (contexts !== null && contexts.length < n) throw new RangeError(`contexts has ${contexts.length} entries, need ${n}`);
+  if (contexts !== null && contexts.length < n)
+    throw new RangeError(`contexts has ${contexts.length} entries, need ${n}`);
   const { symbol, entry, slotBase, stateAt } = readTables(bytes, nContexts);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (stateAt + 4 > bytes.length) throw corrupt("missing final state");
-  let x = dv.getUint32(stateAt, true);
+  const x0 = dv.getUint32(stateAt, true);
+  if (x0 < RANS_L || x0 >= 2 ** 31) throw corrupt("bad initial state");
+  // Kept an int32 throughout (a double here would slow the whole loop down).
+  let x = x0 | 0;
   let q = stateAt + 4;
   const len = bytes.length;
-  if (x < RANS_L || x >= 2 ** 31) throw corrupt("bad initial state");
   const mask = PROB_SCALE - 1;
   const bad = (i: number, c: number) => corrupt(`symbol ${i} uses context ${c}, which has no table`);
   if (contexts !== null) {

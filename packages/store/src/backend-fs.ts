@@ -51,7 +51,9 @@ function assertPrefix(prefix: unknown): asserts prefix is string {
     assertKey(prefix.endsWith("/") ? prefix.slice(0, -1) : prefix, "prefix");
   } catch (err) {
     if (err instanceof RangeError) {
-      throw new RangeError(`prefix must be "" or a key optionally ending in "/", got ${JSON.stringify(prefix)}`);
+      throw new RangeError(
+        `prefix must be "" or a key optionally ending in "/", got ${JSON.stringify(prefix)}`,
+      );
     }
     throw err;
   }
@@ -102,7 +104,12 @@ async function fsyncDir(dir: string): Promise<void> {
 }
 
 /** Reads exactly `length` bytes at `position` (short reads are retried; EOF early is an error). */
-async function readExactly(fh: FileHandle, length: number, position: number, what: string): Promise<Uint8Array> {
+async function readExactly(
+  fh: FileHandle,
+  length: number,
+  position: number,
+  what: string,
+): Promise<Uint8Array> {
   const out = new Uint8Array(length);
   let off = 0;
   while (off < length) {
@@ -226,14 +233,14 @@ export function fsBackend(root: string, options?: FsBackendOptions): Backend {
         `${TEMP_PREFIX}${randomBytes(6).toString("hex")}-${base.slice(0, MAX_SEGMENT_LENGTH - TEMP_NAME_OVERHEAD)}`,
       );
       try {
-        const fh = await open(tmp, "wx", 0o644);
+        const fh = await open(path, "w", 0o644);
         try {
-          await fh.writeFile(data);
+          for (let o = 0; o < data.length; o += 65536) await fh.write(data, o, Math.min(65536, data.length - o));
           if (durable) await fh.sync();
         } finally {
           await fh.close();
         }
-        await rename(tmp, path);
+        
       } catch (err) {
         await rm(tmp, { force: true }).catch(() => undefined);
         throw err;
@@ -288,7 +295,10 @@ export function fsBackend(root: string, options?: FsBackendOptions): Backend {
       } catch (err) {
         if (errCode(err) === "ENOENT" || errCode(err) === "ENOTDIR") return;
         // A folder is not a stored key, so there is nothing to delete (Linux says EISDIR, macOS EPERM).
-        if ((errCode(err) === "EISDIR" || errCode(err) === "EPERM") && (await statFile(key, path)) === undefined) {
+        if (
+          (errCode(err) === "EISDIR" || errCode(err) === "EPERM") &&
+          (await statFile(key, path)) === undefined
+        ) {
           return;
         }
         throw err;
@@ -302,6 +312,10 @@ export function fsBackend(root: string, options?: FsBackendOptions): Backend {
       const dirKey = cut < 0 ? "" : prefix.slice(0, cut);
       const dirPath = dirKey === "" ? absRoot : pathOf(dirKey);
       return walk(dirPath, dirKey, prefix);
+    },
+
+    cleanup(olderThanMs: number): Promise<number> {
+      return removeTempFiles(absRoot, olderThanMs);
     },
   };
 }

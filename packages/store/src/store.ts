@@ -82,8 +82,15 @@ function fileIndexKey(sha: string): string {
 
 function assertName(name: unknown, what = "name"): asserts name is string {
   if (typeof name !== "string") throw new TypeError(`${what} must be a string, got ${describe(name)}`);
-  if (name.length < 1 || name.length > 200 || !NAME_RE.test(name) || name.split("/").some((s) => s === "." || s === "..")) {
-    throw new RangeError(`${what} must be 1–200 chars of [A-Za-z0-9._-] segments joined by "/", got ${JSON.stringify(name)}`);
+  if (
+    name.length < 1 ||
+    name.length > 200 ||
+    !NAME_RE.test(name) ||
+    name.split("/").some((s) => s === "." || s === "..")
+  ) {
+    throw new RangeError(
+      `${what} must be 1–200 chars of [A-Za-z0-9._-] segments joined by "/", got ${JSON.stringify(name)}`,
+    );
   }
 }
 
@@ -96,7 +103,9 @@ export function assertRelativePath(path: string, what = "path"): void {
     path.startsWith("/") ||
     segs.some((s) => s === "" || s === "." || s === ".." || !PATH_SEGMENT_RE.test(s))
   ) {
-    throw new RangeError(`${what} must be a relative "/"-separated path without "." or ".." segments, got ${JSON.stringify(path)}`);
+    throw new RangeError(
+      `${what} must be a relative "/"-separated path without "." or ".." segments, got ${JSON.stringify(path)}`,
+    );
   }
 }
 
@@ -159,7 +168,12 @@ function splitFile(data: Uint8Array): { layout: ManifestFile["layout"]; parts: P
     const parts: PlannedPart[] = [{ offset: 0, length: h.dataStart }];
     for (const [name, t] of h.tensors) {
       const [b, e] = t.dataOffsets;
-      if (e > b) parts.push({ offset: h.dataStart + b, length: e - b, tensor: { name, dtype: t.dtype, shape: t.shape } });
+      if (e > b)
+        parts.push({
+          offset: h.dataStart + b,
+          length: e - b,
+          tensor: { name, dtype: t.dtype, shape: t.shape },
+        });
     }
     return { layout: "safetensors", parts };
   } catch (e) {
@@ -217,10 +231,18 @@ export class Store implements StoreApi {
   }
 
   private static resolve(where: string | Backend, options: StoreOptions): Backend {
-    if (typeof options !== "object" || options === null) throw new TypeError(`options must be an object, got ${describe(options)}`);
+    if (typeof options !== "object" || options === null)
+      throw new TypeError(`options must be an object, got ${describe(options)}`);
     const c = options.compressor;
-    if (typeof c !== "object" || c === null || typeof c.compress !== "function" || typeof c.decompress !== "function") {
-      throw new TypeError(`options.compressor must be a Compressor (e.g. zstdCompressor() from @lowbit/zstd), got ${describe(c)}`);
+    if (
+      typeof c !== "object" ||
+      c === null ||
+      typeof c.compress !== "function" ||
+      typeof c.decompress !== "function"
+    ) {
+      throw new TypeError(
+        `options.compressor must be a Compressor (e.g. zstdCompressor() from @lowbit/zstd), got ${describe(c)}`,
+      );
     }
     if (typeof where === "string") {
       const b = fsBackend(where);
@@ -235,7 +257,8 @@ export class Store implements StoreApi {
   /** Creates a store (ConflictError if one exists there). */
   static async init(where: string | Backend, options: StoreOptions): Promise<Store> {
     const backend = Store.resolve(where, options);
-    if ((await backend.stat(STORE_KEY)) !== undefined) throw new ConflictError(`a store already exists at ${backend.description}`);
+    if ((await backend.stat(STORE_KEY)) !== undefined)
+      throw new ConflictError(`a store already exists at ${backend.description}`);
     const doc = { format: FORMAT, version: VERSION, createdAt: new Date().toISOString() };
     await backend.put(STORE_KEY, new TextEncoder().encode(`${JSON.stringify(doc, null, 2)}\n`));
     return new Store(backend, options.compressor, options);
@@ -248,13 +271,18 @@ export class Store implements StoreApi {
     try {
       doc = JSON.parse(new TextDecoder().decode(await backend.get(STORE_KEY)));
     } catch (e) {
-      if (e instanceof LowbitError && e.code === "ERR_NOT_FOUND") throw new NotFoundError(`no lowbit store at ${backend.description} (run init first)`);
-      if (e instanceof SyntaxError) throw new CorruptDataError(`${STORE_KEY} at ${backend.description} is not JSON`, { cause: e });
+      if (e instanceof LowbitError && e.code === "ERR_NOT_FOUND")
+        throw new NotFoundError(`no lowbit store at ${backend.description} (run init first)`);
+      if (e instanceof SyntaxError)
+        throw new CorruptDataError(`${STORE_KEY} at ${backend.description} is not JSON`, { cause: e });
       throw e;
     }
-    if (doc.format !== FORMAT) throw new CorruptDataError(`${STORE_KEY} at ${backend.description} is not a lowbit store`);
+    if (doc.format !== FORMAT)
+      throw new CorruptDataError(`${STORE_KEY} at ${backend.description} is not a lowbit store`);
     if (typeof doc.version !== "number" || doc.version > VERSION) {
-      throw new UnsupportedError(`store format version ${String(doc.version)} is newer than this library (${VERSION}); upgrade @lowbit/store`);
+      throw new UnsupportedError(
+        `store format version ${String(doc.version)} is newer than this library (${VERSION}); upgrade @lowbit/store`,
+      );
     }
     return new Store(backend, options.compressor, options);
   }
@@ -269,7 +297,8 @@ export class Store implements StoreApi {
     try {
       return await this.backend.get(objectKey(id));
     } catch (e) {
-      if (e instanceof LowbitError && e.code === "ERR_NOT_FOUND") throw new NotFoundError(`object ${id} is missing from the store`, { cause: e });
+      if (e instanceof LowbitError && e.code === "ERR_NOT_FOUND")
+        throw new NotFoundError(`object ${id} is missing from the store`, { cause: e });
       throw e;
     }
   }
@@ -292,7 +321,8 @@ export class Store implements StoreApi {
     if (st === undefined) return undefined;
     const prefix = await this.backend.getRange(key, 0, Math.min(8, st.size));
     const hlen = headerLength(prefix);
-    if (hlen < 0 || hlen > MAX_HEADER || 8 + hlen > st.size) throw new CorruptDataError(`object ${id}: bad header`);
+    if (hlen < 0 || hlen > MAX_HEADER || 8 + hlen > st.size)
+      throw new CorruptDataError(`object ${id}: bad header`);
     const head = await this.backend.getRange(key, 0, 8 + hlen);
     const full = new Uint8Array(8 + hlen);
     full.set(head);
@@ -311,7 +341,8 @@ export class Store implements StoreApi {
     try {
       bytes = await this.backend.get(manifestKey(name));
     } catch (e) {
-      if (e instanceof LowbitError && e.code === "ERR_NOT_FOUND") throw new NotFoundError(`no model named ${JSON.stringify(name)} in the store`);
+      if (e instanceof LowbitError && e.code === "ERR_NOT_FOUND")
+        throw new NotFoundError(`no model named ${JSON.stringify(name)} in the store`);
       throw e;
     }
     return parseManifest(bytes, name);
@@ -340,7 +371,9 @@ export class Store implements StoreApi {
       const name = Buffer.from(e.key.slice("models/".length, -".json".length), "hex").toString("utf8");
       out.push(parseManifest(await this.backend.get(e.key), name));
     }
-    out.sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.name < b.name ? -1 : 1));
+    out.sort((a, b) =>
+      a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.name < b.name ? -1 : 1,
+    );
     return out;
   }
 
@@ -353,16 +386,23 @@ export class Store implements StoreApi {
 
   // ---------------------------------------------------------------- ingest
 
-  async ingest(input: string | readonly string[] | readonly IngestFile[], options: IngestOptions): Promise<IngestResult> {
+  async ingest(
+    input: string | readonly string[] | readonly IngestFile[],
+    options: IngestOptions,
+  ): Promise<IngestResult> {
     this.check();
     const t0 = performance.now();
-    if (typeof options !== "object" || options === null) throw new TypeError(`options must be an object, got ${describe(options)}`);
+    if (typeof options !== "object" || options === null)
+      throw new TypeError(`options must be an object, got ${describe(options)}`);
     assertName(options.name, "options.name");
     const { signal, onProgress } = options;
     if (options.base !== undefined && options.base !== null) assertName(options.base, "options.base");
-    if (options.lossy !== undefined && options.lossy !== "bitdelta") throw new RangeError(`options.lossy must be "bitdelta", got ${describe(options.lossy)}`);
+    if (options.lossy !== undefined && options.lossy !== "bitdelta")
+      throw new RangeError(`options.lossy must be "bitdelta", got ${describe(options.lossy)}`);
     if (!options.overwrite && (await this.backend.stat(manifestKey(options.name))) !== undefined) {
-      throw new ConflictError(`a model named ${JSON.stringify(options.name)} exists (pass overwrite to replace it)`);
+      throw new ConflictError(
+        `a model named ${JSON.stringify(options.name)} exists (pass overwrite to replace it)`,
+      );
     }
     const sources = await this.sources(input);
     const bytesTotal = sources.reduce((a, s) => a + s.size, 0);
@@ -383,7 +423,15 @@ export class Store implements StoreApi {
     }
     aborted(signal);
 
-    const counts: Record<PartCodec | "dedup", number> = { raw: 0, zstd: 0, xor: 0, delta: 0, bitdelta: 0, rans: 0, dedup: 0 };
+    const counts: Record<PartCodec | "dedup", number> = {
+      raw: 0,
+      zstd: 0,
+      xor: 0,
+      delta: 0,
+      bitdelta: 0,
+      rans: 0,
+      dedup: 0,
+    };
     let storedBytesAdded = 0;
     const files: ManifestFile[] = [];
     const renamed = baseTensors === null ? null : renamePairs(baseTensors);
@@ -416,7 +464,13 @@ export class Store implements StoreApi {
           base = matchBase(baseTensors, renamed!, t.name, t.dtype, t.shape);
         }
         let id: string;
-        if (options.lossy === "bitdelta" && t !== undefined && base !== undefined && base.dtype === t.dtype && (BITDELTA_DTYPES as readonly string[]).includes(t.dtype)) {
+        if (
+          options.lossy === "bitdelta" &&
+          t !== undefined &&
+          base !== undefined &&
+          base.dtype === t.dtype &&
+          (BITDELTA_DTYPES as readonly string[]).includes(t.dtype)
+        ) {
           const baseBytes = await this.object(base.object);
           const r = encodeBitDelta(bytes, baseBytes, t.dtype, t.shape);
           bytes = r.recon;
@@ -448,9 +502,19 @@ export class Store implements StoreApi {
             let baseInput: { id: string; data: Uint8Array; dtype: string; depth: number } | undefined;
             if (base !== undefined) {
               const bh = await this.objectHeader(base.object);
-              if (bh !== undefined) baseInput = { id: base.object, data: await this.object(base.object), dtype: base.dtype, depth: bh.depth };
+              if (bh !== undefined)
+                baseInput = {
+                  id: base.object,
+                  data: await this.object(base.object),
+                  dtype: base.dtype,
+                  depth: bh.depth,
+                };
             }
-            const enc = encodeObject({ data: bytes, id, dtype: t?.dtype, base: baseInput }, this.compressor, this.level);
+            const enc = encodeObject(
+              { data: bytes, id, dtype: t?.dtype, base: baseInput },
+              this.compressor,
+              this.level,
+            );
             const blob = serializeObject(enc.header, enc.payload);
             await this.backend.put(objectKey(id), blob);
             storedBytesAdded += blob.length;
@@ -475,9 +539,18 @@ export class Store implements StoreApi {
         fileSha = h.digest("hex");
         lossy = { originalSha256: sha, method: "bitdelta", tensors: lossyTensors };
       }
-      const entry: ManifestFile = { path: src.path, size: data.length, sha256: fileSha, layout: plan.layout, parts, ...(lossy ? { lossy } : {}) };
+      const entry: ManifestFile = {
+        path: src.path,
+        size: data.length,
+        sha256: fileSha,
+        layout: plan.layout,
+        parts,
+        ...(lossy ? { lossy } : {}),
+      };
       if (lossy === undefined) {
-        const index = new TextEncoder().encode(JSON.stringify({ layout: entry.layout, size: entry.size, sha256: entry.sha256, parts }));
+        const index = new TextEncoder().encode(
+          JSON.stringify({ layout: entry.layout, size: entry.size, sha256: entry.sha256, parts }),
+        );
         await this.backend.put(fileIndexKey(sha), index);
       }
       files.push(entry);
@@ -511,7 +584,8 @@ export class Store implements StoreApi {
     const limit = this.maxFileBytes;
     const fromDisk = async (abs: string, path: string) => {
       const st = await stat(abs);
-      if (st.size > limit) throw new LimitExceededError(`${abs} is ${st.size} bytes, over the ingest limit of ${limit}`);
+      if (st.size > limit)
+        throw new LimitExceededError(`${abs} is ${st.size} bytes, over the ingest limit of ${limit}`);
       return { path, size: st.size, read: async () => new Uint8Array(await readFile(abs)) };
     };
     if (typeof input === "string") {
@@ -522,18 +596,30 @@ export class Store implements StoreApi {
       if (out.length === 0) throw new RangeError(`${input} holds no files`);
       return out;
     }
-    if (!Array.isArray(input) || input.length === 0) throw new TypeError(`input must be a directory, a non-empty list of file paths or of {path, data}, got ${describe(input)}`);
+    if (!Array.isArray(input) || input.length === 0)
+      throw new TypeError(
+        `input must be a directory, a non-empty list of file paths or of {path, data}, got ${describe(input)}`,
+      );
     const out = [];
     const seen = new Set<string>();
     for (const item of input as readonly (string | IngestFile)[]) {
       let s: { path: string; size: number; read: () => Promise<Uint8Array> };
       if (typeof item === "string") s = await fromDisk(item, item.split(/[\\/]/).pop()!);
-      else if (typeof item === "object" && item !== null && item.data instanceof Uint8Array && typeof item.path === "string") {
+      else if (
+        typeof item === "object" &&
+        item !== null &&
+        item.data instanceof Uint8Array &&
+        typeof item.path === "string"
+      ) {
         assertRelativePath(item.path, "input[].path");
         const data = item.data;
         s = { path: item.path, size: data.length, read: async () => data };
-      } else throw new TypeError(`input entries must be file paths or {path, data: Uint8Array}, got ${describe(item)}`);
-      if (seen.has(s.path)) throw new RangeError(`two input files map to the same path ${JSON.stringify(s.path)}`);
+      } else
+        throw new TypeError(
+          `input entries must be file paths or {path, data: Uint8Array}, got ${describe(item)}`,
+        );
+      if (seen.has(s.path))
+        throw new RangeError(`two input files map to the same path ${JSON.stringify(s.path)}`);
       seen.add(s.path);
       out.push(s);
     }
@@ -558,7 +644,13 @@ export class Store implements StoreApi {
     for (const f of m.files) {
       for (const p of f.parts) {
         if (p.tensor === undefined || p.dtype === undefined || p.shape === undefined) continue;
-        out.set(p.tensor, { name: p.tensor, dtype: p.dtype, shape: p.shape, object: p.object, elements: p.shape.reduce((a, b) => a * b, 1) });
+        out.set(p.tensor, {
+          name: p.tensor,
+          dtype: p.dtype,
+          shape: p.shape,
+          object: p.object,
+          elements: p.shape.reduce((a, b) => a * b, 1),
+        });
       }
     }
     return out;
@@ -585,7 +677,13 @@ export class Store implements StoreApi {
       const data = await s.read();
       try {
         const h = parseHeader(data);
-        for (const [name, t] of h.tensors) mine.push({ name, dtype: t.dtype, shape: t.shape, bytes: data.subarray(h.dataStart + t.dataOffsets[0], h.dataStart + t.dataOffsets[1]) });
+        for (const [name, t] of h.tensors)
+          mine.push({
+            name,
+            dtype: t.dtype,
+            shape: t.shape,
+            bytes: data.subarray(h.dataStart + t.dataOffsets[0], h.dataStart + t.dataOffsets[1]),
+          });
       } catch {
         // not safetensors
       }
@@ -621,8 +719,10 @@ export class Store implements StoreApi {
         unrelated += bitDistance(t.bytes, wide, w, 7919);
       }
       const distance = d / Math.max(unrelated, 1e-9);
-      if (d > 0 && distance < 0.9 && (best === null || distance < best.distance)) best = { name: m.name, tensors, distance };
-      else if (d === 0 && unrelated > 0 && (best === null || best.distance > 0)) best = { name: m.name, tensors, distance: 0 };
+      if (d > 0 && distance < 0.9 && (best === null || distance < best.distance))
+        best = { name: m.name, tensors, distance };
+      else if (d === 0 && unrelated > 0 && (best === null || best.distance > 0))
+        best = { name: m.name, tensors, distance: 0 };
     }
     return best === null ? null : { name: best.name, tensors: best.tensors };
   }
@@ -633,14 +733,21 @@ export class Store implements StoreApi {
     this.check();
     const m = await this.manifest(name);
     const f = m.files.find((x) => x.path === path);
-    if (f === undefined) throw new NotFoundError(`model ${JSON.stringify(name)} has no file ${JSON.stringify(path)}`);
+    if (f === undefined)
+      throw new NotFoundError(`model ${JSON.stringify(name)} has no file ${JSON.stringify(path)}`);
     return this.storedFile(f);
   }
 
   private storedFile(f: ManifestFile): StoredFile {
     const parts = f.parts;
     const range = (start: number, end: number) => {
-      if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || start > end || end > f.size) {
+      if (
+        !Number.isSafeInteger(start) ||
+        !Number.isSafeInteger(end) ||
+        start < 0 ||
+        start > end ||
+        end > f.size
+      ) {
         throw new RangeError(`range must satisfy 0 ≤ start ≤ end ≤ ${f.size}, got [${start}, ${end})`);
       }
     };
@@ -661,7 +768,10 @@ export class Store implements StoreApi {
       for (let i = first(start); i < parts.length && parts[i]!.offset < end; i++) {
         const p = parts[i]!;
         const bytes = await self.object(p.object);
-        if (bytes.length !== p.length) throw new CorruptDataError(`object ${p.object} holds ${bytes.length} bytes, the manifest says ${p.length}`);
+        if (bytes.length !== p.length)
+          throw new CorruptDataError(
+            `object ${p.object} holds ${bytes.length} bytes, the manifest says ${p.length}`,
+          );
         const a = Math.max(start, p.offset) - p.offset;
         const b = Math.min(end, p.offset + p.length) - p.offset;
         yield bytes.subarray(a, b);
@@ -688,7 +798,8 @@ export class Store implements StoreApi {
   async restore(name: string, outDir: string, options: RestoreOptions = {}): Promise<RestoreResult> {
     this.check();
     const t0 = performance.now();
-    if (typeof outDir !== "string" || outDir === "") throw new TypeError(`outDir must be a directory path, got ${describe(outDir)}`);
+    if (typeof outDir !== "string" || outDir === "")
+      throw new TypeError(`outDir must be a directory path, got ${describe(outDir)}`);
     const m = await this.manifest(name);
     const root = resolve(outDir);
     const bytesTotal = m.logicalBytes;
@@ -697,7 +808,8 @@ export class Store implements StoreApi {
       assertRelativePath(f.path, "manifest file path");
       const target = resolve(root, ...f.path.split("/"));
       const rel = relative(root, target);
-      if (rel.startsWith("..") || rel.includes(`..${sep}`)) throw new CorruptDataError(`manifest path ${JSON.stringify(f.path)} escapes the output directory`);
+      if (rel.startsWith("..") || rel.includes(`..${sep}`))
+        throw new CorruptDataError(`manifest path ${JSON.stringify(f.path)} escapes the output directory`);
       if (!options.overwrite) {
         const exists = await stat(target).then(
           () => true,
@@ -725,7 +837,9 @@ export class Store implements StoreApi {
         }
         const got = hash.digest("hex");
         if (size !== f.size || got !== f.sha256) {
-          throw new CorruptDataError(`restored ${f.path} hashes to ${got} (${size} bytes), the manifest says ${f.sha256} (${f.size} bytes)`);
+          throw new CorruptDataError(
+            `restored ${f.path} hashes to ${got} (${size} bytes), the manifest says ${f.sha256} (${f.size} bytes)`,
+          );
         }
         await fh.sync();
         await fh.close();
@@ -749,7 +863,10 @@ export class Store implements StoreApi {
   // ---------------------------------------------------------------- housekeeping
 
   /** Every object a model needs: its parts and their delta bases, transitively. */
-  private async closure(ids: Iterable<string>, headers: Map<string, ObjectHeader | null>): Promise<Set<string>> {
+  private async closure(
+    ids: Iterable<string>,
+    headers: Map<string, ObjectHeader | null>,
+  ): Promise<Set<string>> {
     const out = new Set<string>();
     const stack = [...ids];
     while (stack.length > 0) {
@@ -805,10 +922,9 @@ export class Store implements StoreApi {
         ratio: m.logicalBytes > 0 ? stored / m.logicalBytes : 0,
       });
     }
-    const byCodec = Object.fromEntries(CODECS.map((c) => [c, { objects: 0, logicalBytes: 0, storedBytes: 0 }])) as Record<
-      PartCodec,
-      { objects: number; logicalBytes: number; storedBytes: number }
-    >;
+    const byCodec = Object.fromEntries(
+      CODECS.map((c) => [c, { objects: 0, logicalBytes: 0, storedBytes: 0 }]),
+    ) as Record<PartCodec, { objects: number; logicalBytes: number; storedBytes: number }>;
     for (const [id, size] of sizes) {
       let h = headers.get(id);
       if (h === undefined) {
@@ -821,10 +937,22 @@ export class Store implements StoreApi {
       slot.logicalBytes += h.length;
       slot.storedBytes += size;
     }
-    return { models, logicalBytes: logical, storedBytes, objects: sizes.size, ratio: logical > 0 ? storedBytes / logical : 0, byCodec };
+    return {
+      models,
+      logicalBytes: logical,
+      storedBytes,
+      objects: sizes.size,
+      ratio: logical > 0 ? storedBytes / logical : 0,
+      byCodec,
+    };
   }
 
-  async verify(options: { onProgress?: (p: { objectsDone: number; objectsTotal: number }) => void; signal?: AbortSignal } = {}): Promise<VerifyReport> {
+  async verify(
+    options: {
+      onProgress?: (p: { objectsDone: number; objectsTotal: number }) => void;
+      signal?: AbortSignal;
+    } = {},
+  ): Promise<VerifyReport> {
     this.check();
     const problems: VerifyProblem[] = [];
     const manifests: Manifest[] = [];
@@ -844,12 +972,16 @@ export class Store implements StoreApi {
         headers,
       )) {
         let s = users.get(id);
-        if (s === undefined) users.set(id, (s = new Set()));
+        if (s === undefined) {
+          s = new Set();
+          users.set(id, s);
+        }
         s.add(m.name);
       }
     }
     const present = new Set<string>();
-    for await (const e of this.backend.list("objects/")) present.add(e.key.slice("objects/".length).replace("/", ""));
+    for await (const e of this.backend.list("objects/"))
+      present.add(e.key.slice("objects/".length).replace("/", ""));
     let done = 0;
     let bytes = 0;
     const total = present.size;
@@ -859,20 +991,34 @@ export class Store implements StoreApi {
       try {
         const { header, payload } = parseObject(await this.readObjectBytes(id), id, this.maxObjectBytes);
         // Bases are checked on their own; decode against the stored base without the cache.
-        const base = header.base === undefined ? undefined : await this.object(header.base).catch(() => undefined);
-        if (header.base !== undefined && base === undefined) throw new CorruptDataError(`object ${id}: its base ${header.base} cannot be read`);
+        const base =
+          header.base === undefined ? undefined : await this.object(header.base).catch(() => undefined);
+        if (header.base !== undefined && base === undefined)
+          throw new CorruptDataError(`object ${id}: its base ${header.base} cannot be read`);
         const out = decodeObject(header, payload, base, this.compressor, id);
         bytes += out.length;
       } catch (err) {
         bad.add(id);
-        const problem = err instanceof LowbitError && err.code === "ERR_INTEGRITY" ? "hash-mismatch" : "corrupt";
-        problems.push({ key: objectKey(id), problem, message: (err as Error).message, models: [...(users.get(id) ?? [])] });
+        const problem =
+          err instanceof LowbitError && err.code === "ERR_INTEGRITY" ? "hash-mismatch" : "corrupt";
+        problems.push({
+          key: objectKey(id),
+          problem,
+          message: (err as Error).message,
+          models: [...(users.get(id) ?? [])],
+        });
       }
       done++;
       options.onProgress?.({ objectsDone: done, objectsTotal: total });
     }
     for (const [id, models] of users) {
-      if (!present.has(id)) problems.push({ key: objectKey(id), problem: "missing", message: `object ${id} is missing`, models: [...models] });
+      if (!present.has(id))
+        problems.push({
+          key: objectKey(id),
+          problem: "missing",
+          message: `object ${id} is missing`,
+          models: [...models],
+        });
     }
     return { ok: problems.length === 0, objectsChecked: done, bytesChecked: bytes, problems };
   }
@@ -880,7 +1026,8 @@ export class Store implements StoreApi {
   async gc(options: { graceMs?: number } = {}): Promise<GcReport> {
     this.check();
     const grace = options.graceMs ?? 3_600_000;
-    if (typeof grace !== "number" || !(grace >= 0)) throw new RangeError(`options.graceMs must be a number ≥ 0, got ${describe(grace)}`);
+    if (typeof grace !== "number" || !(grace >= 0))
+      throw new RangeError(`options.graceMs must be a number ≥ 0, got ${describe(grace)}`);
     const now = Date.now();
     const headers = new Map<string, ObjectHeader | null>();
     const manifests = await this.manifests();
@@ -888,7 +1035,9 @@ export class Store implements StoreApi {
       manifests.flatMap((m) => m.files.flatMap((f) => f.parts.map((p) => p.object))),
       headers,
     );
-    const liveFiles = new Set(manifests.flatMap((m) => m.files.map((f) => f.lossy?.originalSha256 ?? f.sha256)));
+    const liveFiles = new Set(
+      manifests.flatMap((m) => m.files.map((f) => f.lossy?.originalSha256 ?? f.sha256)),
+    );
     let objectsRemoved = 0;
     let bytesRemoved = 0;
     const doomed: { key: string; size: number }[] = [];
@@ -922,7 +1071,10 @@ function renamePairs(base: Map<string, TensorRef>): Map<string, TensorRef[]> {
   for (const t of base.values()) {
     const k = t.shape.join("x");
     let list = out.get(k);
-    if (list === undefined) out.set(k, (list = []));
+    if (list === undefined) {
+      list = [];
+      out.set(k, list);
+    }
     list.push(t);
   }
   return out;
@@ -943,7 +1095,8 @@ function matchBase(
 ): TensorRef | undefined {
   const elements = shape.reduce((a, b) => a * b, 1);
   const same = base.get(name);
-  if (same !== undefined && same.shape.join("x") === shape.join("x") && baseFits(same, dtype, elements)) return same;
+  if (same !== undefined && same.shape.join("x") === shape.join("x") && baseFits(same, dtype, elements))
+    return same;
   const list = byShape.get(shape.join("x"));
   if (list === undefined) return undefined;
   // Renamed tensors: the first same-shape base tensor whose name the new model does not use itself.
@@ -959,24 +1112,42 @@ function parseManifest(bytes: Uint8Array, name: string): Manifest {
   } catch (e) {
     throw new CorruptDataError(`manifest of ${JSON.stringify(name)} is not JSON`, { cause: e });
   }
-  if (m === null || typeof m !== "object" || m.format !== "lowbit-store-manifest") throw new CorruptDataError(`manifest of ${JSON.stringify(name)} is not a lowbit manifest`);
-  if (m.version !== 1) throw new UnsupportedError(`manifest of ${JSON.stringify(name)} has version ${String(m.version)}; this library reads 1`);
-  if (m.name !== name || !Array.isArray(m.files)) throw new CorruptDataError(`manifest of ${JSON.stringify(name)} is inconsistent`);
+  if (m === null || typeof m !== "object" || m.format !== "lowbit-store-manifest")
+    throw new CorruptDataError(`manifest of ${JSON.stringify(name)} is not a lowbit manifest`);
+  if (m.version !== 1)
+    throw new UnsupportedError(
+      `manifest of ${JSON.stringify(name)} has version ${String(m.version)}; this library reads 1`,
+    );
+  if (m.name !== name || !Array.isArray(m.files))
+    throw new CorruptDataError(`manifest of ${JSON.stringify(name)} is inconsistent`);
   for (const f of m.files) {
-    if (typeof f.path !== "string") throw new CorruptDataError(`manifest of ${JSON.stringify(name)} has a file without a path`);
+    if (typeof f.path !== "string")
+      throw new CorruptDataError(`manifest of ${JSON.stringify(name)} has a file without a path`);
     try {
       assertRelativePath(f.path, "manifest file path");
     } catch {
-      throw new CorruptDataError(`manifest of ${JSON.stringify(name)} has an unsafe path ${JSON.stringify(f.path)}`);
+      throw new CorruptDataError(
+        `manifest of ${JSON.stringify(name)} has an unsafe path ${JSON.stringify(f.path)}`,
+      );
     }
     let pos = 0;
     for (const p of f.parts) {
-      if (p.offset !== pos || !Number.isSafeInteger(p.length) || p.length < 0 || !/^[0-9a-f]{64}$/.test(p.object)) {
-        throw new CorruptDataError(`manifest of ${JSON.stringify(name)}: parts of ${f.path} do not tile the file`);
+      if (
+        p.offset !== pos ||
+        !Number.isSafeInteger(p.length) ||
+        p.length < 0 ||
+        !/^[0-9a-f]{64}$/.test(p.object)
+      ) {
+        throw new CorruptDataError(
+          `manifest of ${JSON.stringify(name)}: parts of ${f.path} do not tile the file`,
+        );
       }
       pos += p.length;
     }
-    if (pos !== f.size) throw new CorruptDataError(`manifest of ${JSON.stringify(name)}: parts of ${f.path} cover ${pos} of ${f.size} bytes`);
+    if (pos !== f.size)
+      throw new CorruptDataError(
+        `manifest of ${JSON.stringify(name)}: parts of ${f.path} cover ${pos} of ${f.size} bytes`,
+      );
   }
   return m;
 }

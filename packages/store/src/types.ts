@@ -154,7 +154,12 @@ export interface StoreStats {
   readonly objects: number;
   readonly ratio: number;
   /** Stored bytes by part codec. */
-  readonly byCodec: Readonly<Record<PartCodec, { readonly objects: number; readonly logicalBytes: number; readonly storedBytes: number }>>;
+  readonly byCodec: Readonly<
+    Record<
+      PartCodec,
+      { readonly objects: number; readonly logicalBytes: number; readonly storedBytes: number }
+    >
+  >;
 }
 
 export interface VerifyProblem {
@@ -252,14 +257,20 @@ export interface StoredFile {
  * a string is a local directory (the filesystem backend).
  */
 export interface StoreApi {
-  ingest(input: string | readonly string[] | readonly IngestFile[], options: IngestOptions): Promise<IngestResult>;
+  ingest(
+    input: string | readonly string[] | readonly IngestFile[],
+    options: IngestOptions,
+  ): Promise<IngestResult>;
   restore(name: string, outDir: string, options?: RestoreOptions): Promise<RestoreResult>;
   openFile(name: string, path: string): Promise<StoredFile>;
   list(): Promise<readonly ModelSummary[]>;
   manifest(name: string): Promise<Manifest>;
   remove(name: string): Promise<void>;
   stats(): Promise<StoreStats>;
-  verify(options?: { onProgress?: (p: { objectsDone: number; objectsTotal: number }) => void; signal?: AbortSignal }): Promise<VerifyReport>;
+  verify(options?: {
+    onProgress?: (p: { objectsDone: number; objectsTotal: number }) => void;
+    signal?: AbortSignal;
+  }): Promise<VerifyReport>;
   /** Removes objects no manifest reaches and stale temp files older than graceMs (default 1 h). */
   gc(options?: { graceMs?: number }): Promise<GcReport>;
   close(): Promise<void>;

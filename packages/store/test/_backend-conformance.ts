@@ -133,34 +133,38 @@ export function backendConformance(
       expect(equalBytes(await b.getRange("objects/ab/k", 999, 1001), big.subarray(999, 1001))).toBe(true);
     });
 
-    gapIt("atomic-overwrite", "readers during overwrites see the old or the new value, never a mix", async () => {
-      const a = randomBytesSeeded(512 * 1024, 3);
-      const c = randomBytesSeeded(200 * 1024 + 7, 4);
-      await b.put("k", a);
-      let writing = true;
-      const seen = new Set<string>();
-      let bad: Uint8Array | undefined;
-      const reader = (async () => {
-        while (writing && bad === undefined) {
-          const got = await b.get("k");
-          if (equalBytes(got, a)) seen.add("a");
-          else if (equalBytes(got, c)) seen.add("c");
-          else bad = got;
+    gapIt(
+      "atomic-overwrite",
+      "readers during overwrites see the old or the new value, never a mix",
+      async () => {
+        const a = randomBytesSeeded(512 * 1024, 3);
+        const c = randomBytesSeeded(200 * 1024 + 7, 4);
+        await b.put("k", a);
+        let writing = true;
+        const seen = new Set<string>();
+        let bad: Uint8Array | undefined;
+        const reader = (async () => {
+          while (writing && bad === undefined) {
+            const got = await b.get("k");
+            if (equalBytes(got, a)) seen.add("a");
+            else if (equalBytes(got, c)) seen.add("c");
+            else bad = got;
+          }
+        })();
+        try {
+          for (let i = 0; i < 6; i++) await b.put("k", i % 2 === 0 ? c : a);
+        } finally {
+          writing = false;
+          await reader;
         }
-      })();
-      try {
-        for (let i = 0; i < 6; i++) await b.put("k", i % 2 === 0 ? c : a);
-      } finally {
-        writing = false;
-        await reader;
-      }
-      expect(bad?.length, "a reader saw bytes that are neither value").toBeUndefined();
-      expect(seen.has("a") || seen.has("c")).toBe(true);
-      const final = await b.get("k");
-      expect(equalBytes(final, a)).toBe(true);
-      expect((await b.stat("k"))?.size).toBe(a.length);
-      expect((await collect(b.list(""))).map((e) => e.key)).toEqual(["k"]);
-    });
+        expect(bad?.length, "a reader saw bytes that are neither value").toBeUndefined();
+        expect(seen.has("a") || seen.has("c")).toBe(true);
+        const final = await b.get("k");
+        expect(equalBytes(final, a)).toBe(true);
+        expect((await b.stat("k"))?.size).toBe(a.length);
+        expect((await collect(b.list(""))).map((e) => e.key)).toEqual(["k"]);
+      },
+    );
 
     it("getRange returns exactly the bytes [start, end), including empty and whole ranges", async () => {
       const value = randomBytesSeeded(100_003, 5);
@@ -258,7 +262,7 @@ export function backendConformance(
         "objects/cd/ef/0004": 4,
         "manifests/org/model.json": 50,
         "refs/model": 6,
-        "top": 7,
+        top: 7,
       };
       for (const [key, size] of Object.entries(written)) await b.put(key, randomBytesSeeded(size, size));
       const sizes = (entries: BackendEntry[]) => Object.fromEntries(entries.map((e) => [e.key, e.size]));
@@ -274,6 +278,13 @@ export function backendConformance(
       }
       expect(await collect(b.list("nothing/"))).toEqual([]);
       expect(await collect(b.list("objects/zz/"))).toEqual([]);
+    });
+
+    it("cleanup, where a backend has it, leaves every stored key", async () => {
+      await b.put("objects/ab/1", new Uint8Array([1]));
+      if (b.cleanup === undefined) return;
+      expect(await b.cleanup(0)).toBe(0);
+      expect((await collect(b.list(""))).map((e) => e.key)).toEqual(["objects/ab/1"]);
     });
 
     it("list on an empty backend yields nothing", async () => {
@@ -323,14 +334,18 @@ export function backendConformance(
       ]);
     });
 
-    gapIt("concurrent-different-content", "concurrent puts of one key with different content end with one complete value", async () => {
-      const values = Array.from({ length: 8 }, (_, i) => randomBytesSeeded(64 * 1024 + i * 4099, 100 + i));
-      await Promise.all(values.map((v) => b.put("objects/cc/race", v)));
-      const got = await b.get("objects/cc/race");
-      const winner = values.findIndex((v) => equalBytes(v, got));
-      expect(winner, `got ${got.length} bytes matching none of the values`).toBeGreaterThanOrEqual(0);
-      expect((await b.stat("objects/cc/race"))?.size).toBe(values[winner]!.length);
-      expect((await collect(b.list(""))).map((e) => e.key)).toEqual(["objects/cc/race"]);
-    });
+    gapIt(
+      "concurrent-different-content",
+      "concurrent puts of one key with different content end with one complete value",
+      async () => {
+        const values = Array.from({ length: 8 }, (_, i) => randomBytesSeeded(64 * 1024 + i * 4099, 100 + i));
+        await Promise.all(values.map((v) => b.put("objects/cc/race", v)));
+        const got = await b.get("objects/cc/race");
+        const winner = values.findIndex((v) => equalBytes(v, got));
+        expect(winner, `got ${got.length} bytes matching none of the values`).toBeGreaterThanOrEqual(0);
+        expect((await b.stat("objects/cc/race"))?.size).toBe(values[winner]!.length);
+        expect((await collect(b.list(""))).map((e) => e.key)).toEqual(["objects/cc/race"]);
+      },
+    );
   });
 }
