@@ -45,6 +45,21 @@ export interface S3Backend extends Backend {
 
 const PREFIX_SEGMENT_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
+/** "" stays ""; anything else gets a trailing "/" and must be "/"-separated segments. */
+function normalizePrefix(prefix: unknown): string {
+  if (typeof prefix !== "string") {
+    throw new TypeError(`options.prefix must be a string, got ${describe(prefix)}`);
+  }
+  if (prefix === "") return "";
+  const trimmed = prefix.endsWith("/") ? prefix.slice(0, -1) : prefix;
+  if (!trimmed.split("/").every((s) => PREFIX_SEGMENT_RE.test(s))) {
+    throw new RangeError(
+      `options.prefix must be "/"-separated segments matching ${PREFIX_SEGMENT_RE}, got ${describe(prefix)}`,
+    );
+  }
+  return `${trimmed}/`;
+}
+
 function isAwsEndpoint(endpoint: string): boolean {
   let host: string;
   try {
@@ -98,18 +113,13 @@ export function s3Backend(options: S3BackendOptions): S3Backend {
   assertOptions(options, "options");
   if (options === undefined) throw new TypeError("options must be an options object, got undefined");
   const { bucket } = options;
-  if (typeof bucket !== "string") throw new TypeError(`options.bucket must be a string, got ${describe(bucket)}`);
+  if (typeof bucket !== "string") {
+    throw new TypeError(`options.bucket must be a string, got ${describe(bucket)}`);
+  }
   if (bucket.length === 0 || bucket.includes("/")) {
     throw new RangeError(`options.bucket must be a bucket name, got ${describe(bucket)}`);
   }
-  let prefix = options.prefix ?? "";
-  if (typeof prefix !== "string") throw new TypeError(`options.prefix must be a string, got ${describe(prefix)}`);
-  if (prefix !== "" && !prefix.endsWith("/")) prefix += "/";
-  if (prefix !== "" && !prefix.slice(0, -1).split("/").every((s) => PREFIX_SEGMENT_RE.test(s))) {
-    throw new RangeError(
-      `options.prefix must be "/"-separated segments matching ${PREFIX_SEGMENT_RE}, got ${describe(options.prefix)}`,
-    );
-  }
+  const prefix = normalizePrefix(options.prefix ?? "");
 
   const listPageSize = options.listPageSize ?? 1000;
   assertInteger(listPageSize, "options.listPageSize", 1, 1000);
@@ -122,7 +132,9 @@ export function s3Backend(options: S3BackendOptions): S3Backend {
     }
     for (const k of ["endpoint", "region", "credentials", "forcePathStyle"] as const) {
       if (options[k] !== undefined) {
-        throw new TypeError(`options.${k} configures a client the backend creates; it cannot go with options.client`);
+        throw new TypeError(
+          `options.${k} configures a client the backend creates; it cannot go with options.client`,
+        );
       }
     }
     client = options.client;
@@ -139,6 +151,13 @@ export function s3Backend(options: S3BackendOptions): S3Backend {
     const message = awsError(err).message ?? String(err);
     return new Error(`${description}: ${op} ${JSON.stringify(key)} failed: ${message}`, { cause: err });
   };
+  /** `size` undefined: the server said 416 without telling the size. */
+  const outside = (key: string, start: number, end: number, size: number | undefined, cause?: unknown) =>
+    new RangeError(
+      `range [${start}, ${end}) is outside ${JSON.stringify(key)}` +
+        (size === undefined ? " (416 Range Not Satisfiable)" : ` of ${size} bytes`),
+      cause === undefined ? undefined : { cause },
+    );
   const notFound = (key: string, err: unknown): NotFoundError =>
     new NotFoundError(`no object ${JSON.stringify(key)} in ${description}`, { cause: err });
 
@@ -236,9 +255,7 @@ export function s3Backend(options: S3BackendOptions): S3Backend {
         // "bytes=a-(a-1)" is not a valid range header; a HEAD still checks existence and bounds.
         const entry = await head(key);
         if (entry === undefined) throw notFound(key, undefined);
-        if (end > entry.size) {
-          throw new RangeError(`range [${start}, ${end}) is outside ${JSON.stringify(key)} of ${entry.size} bytes`);
-        }
+        if (end > entry.size) throw outside(key, start, end, entry.size);
         return new Uint8Array(0);
       }
       let out: GetObjectCommandOutput;
@@ -248,16 +265,14 @@ export function s3Backend(options: S3BackendOptions): S3Backend {
         );
       } catch (err) {
         if (isMissing(err)) throw notFound(key, err);
-        if (isInvalidRange(err)) {
-          throw new RangeError(`range [${start}, ${end}) is outside ${JSON.stringify(key)}`, { cause: err });
-        }
+        if (isInvalidRange(err)) throw outside(key, start, end, undefined, err);
         throw failed("GET", key, err);
       }
       // S3 answers a range running past the end with the bytes that exist; the total tells.
       const m = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(out.ContentRange ?? "");
       if (m !== null && end > Number(m[3])) {
         discard(out.Body);
-        throw new RangeError(`range [${start}, ${end}) is outside ${JSON.stringify(key)} of ${m[3]} bytes`);
+        throw outside(key, start, end, Number(m[3]));
       }
       let bytes: Uint8Array;
       try {
@@ -267,9 +282,7 @@ export function s3Backend(options: S3BackendOptions): S3Backend {
       }
       if (m === null) {
         // A server that ignores Range sends the whole object (200).
-        if (end > bytes.length) {
-          throw new RangeError(`range [${start}, ${end}) is outside ${JSON.stringify(key)} of ${bytes.length} bytes`);
-        }
+        if (end > bytes.length) throw outside(key, start, end, bytes.length);
         return bytes.slice(start, end);
       }
       const first = Number(m[1]);
@@ -328,7 +341,9 @@ function clientConfig(options: S3BackendOptions): S3ClientConfig {
     config.endpoint = endpoint;
   }
   if (region !== undefined) {
-    if (typeof region !== "string") throw new TypeError(`options.region must be a string, got ${describe(region)}`);
+    if (typeof region !== "string") {
+      throw new TypeError(`options.region must be a string, got ${describe(region)}`);
+    }
     config.region = region;
   } else if (custom) {
     config.region = "us-east-1";

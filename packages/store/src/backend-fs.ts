@@ -10,7 +10,7 @@ import type { Backend, BackendEntry } from "./types.js";
  * The filesystem backend: key "objects/ab/cdef" is the file root/objects/ab/cdef. A put writes
  * `.tmp-<random>-<name>` beside the final file, fsyncs it, renames it over the final name and fsyncs
  * the folder, so a reader (or a restart after kill -9) sees the old value, the new one or none,
- * never a partial file. Leftover temp files are skipped by `list` and removed by `removeTempFiles`.
+ * never a partial file. Leftover temp files are skipped by `list` and removed by `cleanup` (gc).
  */
 
 /** Name prefix of in-flight (or abandoned) writes. Keys cannot start with "." so they never collide. */
@@ -233,14 +233,14 @@ export function fsBackend(root: string, options?: FsBackendOptions): Backend {
         `${TEMP_PREFIX}${randomBytes(6).toString("hex")}-${base.slice(0, MAX_SEGMENT_LENGTH - TEMP_NAME_OVERHEAD)}`,
       );
       try {
-        const fh = await open(path, "w", 0o644);
+        const fh = await open(tmp, "wx", 0o644);
         try {
-          for (let o = 0; o < data.length; o += 65536) await fh.write(data, o, Math.min(65536, data.length - o));
+          await fh.writeFile(data);
           if (durable) await fh.sync();
         } finally {
           await fh.close();
         }
-        
+        await rename(tmp, path);
       } catch (err) {
         await rm(tmp, { force: true }).catch(() => undefined);
         throw err;

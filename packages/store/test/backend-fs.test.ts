@@ -210,8 +210,8 @@ describe("fsBackend and kill -9", () => {
     const script = join(dir, "child.mjs");
     await writeFile(script, CHILD_SCRIPT);
     let tempSeen = 0;
-    for (let round = 0; round < 5; round++) {
-      await runAndKill(script, root, 4 + round * 2, 5 * round);
+    for (let round = 0; round < 3; round++) {
+      await runAndKill(script, root, 4 + round * 3, 6 * round);
       const b = fsBackend(root);
       const keys = (await collect(b.list(""))).map((e) => e.key);
       expect(keys.length).toBeGreaterThan(0);

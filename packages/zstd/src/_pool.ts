@@ -5,7 +5,7 @@ import { type Transferable, Worker } from "node:worker_threads";
 export interface PoolOptions {
   /** Most workers alive at once (≥ 1); they start on demand. */
   readonly size: number;
-  /** The worker program, evaluated as CommonJS (`new Worker(source, { eval: true })`). */
+  /** The worker program (`new Worker(source, { eval: true })`): a script, or a module under --input-type=module. */
   readonly source: string;
   readonly workerData?: unknown;
   /** Names the pool in error messages. */

@@ -58,7 +58,8 @@ export function createCompressStream(options?: CompressStreamOptions): Transform
  */
 export function createDecompressStream(options: DecompressStreamOptions): Transform {
   assertOptions(options, "options");
-  if (options === undefined) throw new TypeError("options must be an options object with maxSize, got undefined");
+  if (options === undefined)
+    throw new TypeError("options must be an options object with maxSize, got undefined");
   checkKeys(options, ["maxSize"], "createDecompressStream");
   assertMaxSize(options.maxSize);
   return new LimitedDecompressStream(new zstd.DCtx(), options.maxSize);

@@ -5,8 +5,8 @@ import { Readable, type Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { fileURLToPath } from "node:url";
 import { createRng, type LowbitError } from "@lowbit/bits";
-import type * as Binding from "zstd-napi/binding.js";
 import { expect } from "vitest";
+import type * as Binding from "zstd-napi/binding.js";
 
 const require = createRequire(import.meta.url);
 /** zstd-napi itself, used as the independent reference (frame walking, other encoders and decoders). */
@@ -95,16 +95,17 @@ export function hasChecksum(frame: Uint8Array): boolean {
 }
 
 /** A frame without a content size in its header (zstd's streaming API, as other producers write them). */
-export function frameWithoutSize(data: Uint8Array, level = 3): Uint8Array {
+export function frameWithoutSize(data: Uint8Array, level = 3, windowLog?: number): Uint8Array {
   const cctx = new zstd.CCtx();
   cctx.setParameter(zstd.CParameter.compressionLevel, level);
+  if (windowLog !== undefined) cctx.setParameter(zstd.CParameter.windowLog, windowLog);
   cctx.setParameter(zstd.CParameter.checksumFlag, 1);
   const out: Uint8Array[] = [];
   const buf = Buffer.alloc(zstd.cStreamOutSize());
   const push = (src: Uint8Array, directive: Binding.EndDirective): void => {
     for (;;) {
       const [remaining, written, consumed] = cctx.compressStream2(buf, src, directive);
-      out.push(buf.slice(0, written));
+      out.push(Buffer.from(buf.subarray(0, written)));
       src = src.subarray(consumed);
       if (src.length === 0 && (directive === zstd.EndDirective.continue || remaining === 0)) return;
     }
@@ -146,7 +147,10 @@ export function skippableFrame(payload: Uint8Array): Uint8Array {
 }
 
 /** Runs `chunks` through `transform`; resolves with the whole output or rejects with the stream's error. */
-export async function throughStream(transform: Transform, chunks: readonly Uint8Array[]): Promise<Uint8Array> {
+export async function throughStream(
+  transform: Transform,
+  chunks: readonly Uint8Array[],
+): Promise<Uint8Array> {
   const out: Uint8Array[] = [];
   await pipeline(Readable.from(chunks), transform, async (source: AsyncIterable<Buffer>) => {
     for await (const piece of source) out.push(piece);
@@ -179,4 +183,17 @@ export function thrown(fn: () => unknown): LowbitError {
     return error as LowbitError;
   }
   throw new Error("expected an error, none was thrown");
+}
+
+/**
+ * Asserts byte equality (vitest's deep equality walks typed arrays element by element, far too slowly for
+ * megabytes); on a mismatch the message names the first differing byte.
+ */
+export function expectBytes(actual: Uint8Array, expected: Uint8Array): void {
+  expect(actual).toBeInstanceOf(Uint8Array);
+  expect(actual.length, "length").toBe(expected.length);
+  if (Buffer.compare(actual, expected) === 0) return;
+  let i = 0;
+  while (actual[i] === expected[i]) i++;
+  expect.fail(`bytes differ first at index ${i}: ${actual[i]} vs ${expected[i]}`);
 }

@@ -6,6 +6,7 @@ import type { Compressor } from "../../store/src/types.js";
 import { zstdCompressor, zstdVersion } from "../src/index.js";
 import {
   concat,
+  expectBytes,
   f16Weights,
   forgedFrame,
   frameWithoutSize,
@@ -39,9 +40,9 @@ describe("zstdCompressor: round trips", () => {
     expect(hasChecksum(z)).toBe(true);
     const back = c.decompress(z, n);
     expect(back).toBeInstanceOf(Uint8Array);
-    expect(back).toEqual(data);
+    expectBytes(back, data);
     // An independent decoder reads the frame too.
-    expect(new Uint8Array(zstdNapi.decompress(Buffer.from(z)))).toEqual(data);
+    expectBytes(new Uint8Array(zstdNapi.decompress(Buffer.from(z))), data);
   });
 
   it("real float16 weights (faceres.f16) shrink and come back bit-exact", () => {
@@ -49,7 +50,7 @@ describe("zstdCompressor: round trips", () => {
     expect(weights.length).toBeGreaterThan(6_000_000);
     const z = c.compress(weights);
     expect(z.length / weights.length).toBeLessThan(0.97);
-    expect(c.decompress(z, weights.length)).toEqual(weights);
+    expectBytes(c.decompress(z, weights.length), weights);
   });
 
   it("levels: each one round-trips, higher levels are smaller on compressible data, the default applies", () => {
@@ -58,16 +59,16 @@ describe("zstdCompressor: round trips", () => {
     for (const level of [-5, 1, 3, 9, 19]) {
       const z = c.compress(data, level);
       sizes.set(level, z.length);
-      expect(c.decompress(z, data.length)).toEqual(data);
+      expectBytes(c.decompress(z, data.length), data);
     }
     expect(sizes.get(-5)!).toBeGreaterThan(sizes.get(1)!);
     expect(sizes.get(1)!).toBeGreaterThan(sizes.get(19)!);
-    expect(c.compress(data)).toEqual(c.compress(data, 3));
+    expectBytes(c.compress(data), c.compress(data, 3));
     const at9 = zstdCompressor({ level: 9, threads: 0 });
     expect(at9.defaultLevel).toBe(9);
-    expect(at9.compress(data)).toEqual(c.compress(data, 9));
+    expectBytes(at9.compress(data), c.compress(data, 9));
     const small = textBytes(5000, 1);
-    expect(c.decompress(c.compress(small, 22), small.length)).toEqual(small);
+    expectBytes(c.decompress(c.compress(small, 22), small.length), small);
   });
 
   it("results own their memory: never a slice of Node's shared pool, never reused", () => {
@@ -80,7 +81,7 @@ describe("zstdCompressor: round trips", () => {
     expect(back.byteOffset).toBe(0);
     expect(back.buffer.byteLength).toBe(a.length);
     za.fill(0);
-    expect(c.decompress(zb, 100)).toEqual(textBytes(50, 2));
+    expectBytes(c.decompress(zb, 100), textBytes(50, 2));
   });
 });
 
@@ -88,16 +89,21 @@ describe("zstdCompressor.decompress: frame sequences", () => {
   it("decodes concatenated frames, empty frames and skippable frames in order", () => {
     const a = textBytes(70_000, 1);
     const b = randomBytes(3000, 2);
-    const seq = concat([c.compress(a), c.compress(new Uint8Array(0)), skippableFrame(randomBytes(9, 3)), c.compress(b, 1)]);
-    expect(c.decompress(seq, a.length + b.length)).toEqual(concat([a, b]));
+    const seq = concat([
+      c.compress(a),
+      c.compress(new Uint8Array(0)),
+      skippableFrame(randomBytes(9, 3)),
+      c.compress(b, 1),
+    ]);
+    expectBytes(c.decompress(seq, a.length + b.length), concat([a, b]));
   });
 
   it("decodes frames without a declared size (streaming path), alone and mixed with sized ones", () => {
     const a = textBytes(500_000, 3);
     const b = randomBytes(1000, 4);
-    expect(c.decompress(frameWithoutSize(a), a.length)).toEqual(a);
+    expectBytes(c.decompress(frameWithoutSize(a), a.length), a);
     const mixed = concat([c.compress(b), frameWithoutSize(a), c.compress(b)]);
-    expect(c.decompress(mixed, a.length + 2 * b.length)).toEqual(concat([b, a, b]));
+    expectBytes(c.decompress(mixed, a.length + 2 * b.length), concat([b, a, b]));
   });
 });
 
@@ -106,7 +112,7 @@ describe("zstdCompressor.decompress: maxSize", () => {
   const z = c.compress(data);
 
   it("declared sizes: exactly maxSize passes, one byte less is ERR_LIMIT, summed over frames", () => {
-    expect(c.decompress(z, data.length)).toEqual(data);
+    expectBytes(c.decompress(z, data.length), data);
     const e = thrown(() => c.decompress(z, data.length - 1));
     expect(e).toBeInstanceOf(LimitExceededError);
     expect(e.code).toBe("ERR_LIMIT");
@@ -134,24 +140,40 @@ describe("zstdCompressor.decompress: maxSize", () => {
     expect(e).toBeInstanceOf(LimitExceededError);
     expect(e.message).toContain("1048576");
   });
+
+  it("a frame asking for a 256 MiB window (more than the decoder allows) is ERR_LIMIT, not ERR_CORRUPT", () => {
+    const wide = frameWithoutSize(textBytes(1000, 1), 3, 28);
+    const e = thrown(() => c.decompress(wide, 1e9));
+    expect(e).toBeInstanceOf(LimitExceededError);
+    expect(e.message).toMatch(/too much memory/);
+  });
 });
 
 describe("zstdCompressor.decompress: corrupt input is ERR_CORRUPT, never partial data", () => {
   const data = textBytes(20_000, 11);
   const z = c.compress(data);
 
-  it("a flipped bit anywhere in the frame is detected (the checksum catches what decoding does not)", () => {
-    const codes = new Set<string>();
+  it("a flipped bit anywhere in the frame never yields wrong bytes (the checksum catches what decoding does not)", () => {
+    let detected = 0;
+    let flips = 0;
     for (let i = 0; i < z.length; i++) {
       for (const bit of [0x01, 0x80]) {
         const bad = z.slice();
         bad[i]! ^= bit;
-        const e = thrown(() => c.decompress(bad, 10 * data.length));
-        codes.add(e.code);
+        flips++;
+        let back: Uint8Array | undefined;
+        try {
+          back = c.decompress(bad, 10 * data.length);
+        } catch (error) {
+          // A flip in the size field can make the frame declare more than maxSize: ERR_LIMIT, also no data.
+          expect(["ERR_CORRUPT", "ERR_LIMIT"]).toContain((error as { code?: string }).code);
+          detected++;
+        }
+        // Some bits are don't-cares of the entropy table headers: decoding is then still exact.
+        if (back !== undefined) expectBytes(back, data);
       }
     }
-    // A flip in the size field can make the frame declare more than maxSize: ERR_LIMIT, also not data.
-    expect([...codes].every((code) => code === "ERR_CORRUPT" || code === "ERR_LIMIT")).toBe(true);
+    expect(detected / flips).toBeGreaterThan(0.99);
     const middle = z.slice();
     middle[z.length >> 1]! ^= 0x10;
     const e = thrown(() => c.decompress(middle, data.length));
@@ -180,11 +202,13 @@ describe("zstdCompressor.decompress: corrupt input is ERR_CORRUPT, never partial
 
   it("garbage, empty input, trailing bytes and a lying size field are ERR_CORRUPT", () => {
     expect(thrown(() => c.decompress(randomBytes(1000, 1), 1e6)).code).toBe("ERR_CORRUPT");
-    expect(thrown(() => c.decompress(new TextEncoder().encode("not zstd at all"), 1e6)).code).toBe("ERR_CORRUPT");
+    expect(thrown(() => c.decompress(new TextEncoder().encode("not zstd at all"), 1e6)).code).toBe(
+      "ERR_CORRUPT",
+    );
     expect(thrown(() => c.decompress(new Uint8Array(0), 1e6))).toBeInstanceOf(CorruptDataError);
     expect(thrown(() => c.decompress(concat([z, new Uint8Array([0, 1, 2])]), 1e6)).code).toBe("ERR_CORRUPT");
     expect(thrown(() => c.decompress(forgedFrame(100, new Uint8Array([1])), 1e6)).code).toBe("ERR_CORRUPT");
-    expect(c.decompress(forgedFrame(1, new Uint8Array([42])), 1)).toEqual(new Uint8Array([42]));
+    expectBytes(c.decompress(forgedFrame(1, new Uint8Array([42])), 1), new Uint8Array([42]));
   });
 });
 
@@ -196,7 +220,7 @@ describe("zstdCompressor: arguments", () => {
     expect(() => c.compress([1, 2, 3] as never)).toThrow(/data must be a Uint8Array, got Array\(3\)/);
     expect(() => c.compress(new DataView(new ArrayBuffer(4)) as never)).toThrow(TypeError);
     expect(() => c.decompress(new Uint16Array(4) as never, 10)).toThrow(TypeError);
-    expect(c.decompress(Buffer.from(z), 10)).toEqual(new Uint8Array(10));
+    expectBytes(c.decompress(Buffer.from(z), 10), new Uint8Array(10));
   });
 
   it("level: an integer within zstd's range", () => {

@@ -33,7 +33,7 @@ function sourceFiles(dir: string): string[] {
 }
 
 /** Native modules live only in their adapter packages (STYLE.md). */
-const NATIVE_ADAPTERS = new Set(["@lowbit/hnsw", "@lowbit/zstd"]);
+const NATIVE_ADAPTERS = new Set(["@lowbit/store-s3", "@lowbit/hnsw", "@lowbit/zstd"]);
 
 it("finds the packages", () => {
   expect(dirs.length).toBeGreaterThanOrEqual(9);

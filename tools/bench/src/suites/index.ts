@@ -2,6 +2,7 @@ import type { Suite } from "../harness.js";
 import { embedSuite } from "./embed.js";
 import { floats } from "./floats.js";
 import { quality } from "./quality.js";
+import { storeSuite } from "./store.js";
 import { vqSuite } from "./vq.js";
 import { vqGlove8Suite, vqGlove16Suite } from "./vq-glove.js";
 
@@ -9,4 +10,4 @@ import { vqGlove8Suite, vqGlove16Suite } from "./vq-glove.js";
 export const suites: readonly Suite[] = [floats];
 
 /** Suites that compute their own results (quality, not timing); run after the timed suites. */
-export const customSuites = [quality, vqSuite, vqGlove8Suite, vqGlove16Suite, embedSuite] as const;
+export const customSuites = [quality, vqSuite, vqGlove8Suite, vqGlove16Suite, embedSuite, storeSuite] as const;
