@@ -8,6 +8,7 @@ Usage:
   lowbit dequantize [--dtype f32|f16|bf16] IN OUT
   lowbit compare [--json] A B
   lowbit embed build|search|eval [options]
+  lowbit store init|ingest|restore|ls|stats|verify|gc --store <dir> [options]
   lowbit help [command]
   lowbit --version
 
@@ -19,6 +20,7 @@ Commands:
   dequantize   restore a quantized safetensors file's tensors to floats
   compare      per-tensor error of one safetensors file against another
   embed        compressed embedding collections: build, search, and recall/size evaluation
+  store        deduplicated, delta-compressed model storage with byte-identical restore
 
 Exit codes: 0 success, 1 error (bad data, file system), 2 usage error, 130 interrupted.
 Run 'lowbit <command> --help' for a command's options.
@@ -227,4 +229,62 @@ Examples:
     --rescore 10 --rescore-codec float16 --json
   lowbit embed build --base docs.npy --codec int8 --index hnsw --out docs.lowbit
   lowbit embed search --collection docs.lowbit --query q.npy -k 5
+`;
+
+export const STORE_HELP = `Usage:
+  lowbit store init --store <dir>
+  lowbit store ingest <dir | files...> --store <dir> --name <model> [options]
+  lowbit store restore --store <dir> <model> <outdir> [--overwrite]
+  lowbit store ls --store <dir> [--json]
+  lowbit store stats --store <dir> [--json]
+  lowbit store verify --store <dir> [--json]
+  lowbit store gc --store <dir> [--grace <seconds>] [--json]
+
+A content-addressed model store (@lowbit/store): identical tensors and chunks are stored once,
+fine-tuned tensors as compressed differences from their base model's, everything zstd-compressed.
+A restore is byte-identical to what was ingested (except with --lossy).
+
+Every subcommand:
+  --store <dir>           the store: a local folder, or s3://bucket/prefix (required)
+  --s3-endpoint <url>     S3-compatible server (default: $AWS_ENDPOINT_URL, else AWS itself); keys
+                          from $AWS_ACCESS_KEY_ID / $AWS_SECRET_ACCESS_KEY, region $AWS_REGION
+                          (default us-east-1)
+
+init: creates an empty store (an error if one is there already).
+
+ingest: stores a model under --name. A directory is taken with all its files, recursively, named
+by their paths relative to it; a list of files is named by their basenames.
+  --name <model>          model name: [A-Za-z0-9._-] segments, optionally "org/model" (required)
+  --base <model>          delta base: a stored model (default: picked automatically by tensor
+                          names, shapes and bit similarity, or none)
+  --no-base               store without a delta base
+  --lossy bitdelta        store tensors that have a base as 1-bit deltas with per-row scales
+                          (lossy; restore gives the reconstruction, not the original)
+  --overwrite             replace a stored model of the same name
+  --json                  print {name, base, files, logicalBytes, storedBytesAdded, ratio, parts,
+                          seconds, mbPerSecond}; ratio = storedBytesAdded / logicalBytes
+  -q, --quiet             no progress bar, no summary
+
+restore: writes a model's files into <outdir>, each checked against its sha256.
+  --overwrite             replace existing files in <outdir>
+  --json                  print {name, outDir, files, bytes, seconds, mbPerSecond}
+  -q, --quiet             no progress bar, no summary
+
+ls: the stored models: name, base, files, size, lossy, creation time (--json: an array).
+stats: logical and stored bytes per model and in total, and by codec (--json: the StoreStats).
+verify: reads every object and checks its hash; lists each missing or damaged object with the
+  models it breaks and exits 1 if there is any (--json: the VerifyReport; -q: print only damage).
+gc: removes objects no model uses and abandoned temporary files older than the grace period.
+  --grace <seconds>       keep younger unreferenced objects, which a running ingest may own
+                          (default 3600)
+
+On a terminal, ingest, restore and verify show a progress bar with an ETA on stderr; Ctrl-C stops
+them cleanly (exit 130).
+
+Examples:
+  lowbit store init --store models.store
+  lowbit store ingest ./llama-base --store models.store --name llama-base
+  lowbit store ingest ./llama-chat --store models.store --name llama-chat --base llama-base --json
+  lowbit store restore --store models.store llama-chat ./restored
+  AWS_ENDPOINT_URL=http://127.0.0.1:9000 lowbit store stats --store s3://models/prod --json
 `;

@@ -14,6 +14,7 @@ import {
   INSPECT_HELP,
   MAIN_HELP,
   QUANTIZE_HELP,
+  STORE_HELP,
 } from "./_help.js";
 import { type ProgressBar, progressBar } from "./_progress.js";
 import { compareFiles, compareJson, compareText } from "./compare.js";
@@ -45,6 +46,19 @@ import {
   quantizeFile,
   quantizeSummary,
 } from "./quantize.js";
+import {
+  describeLocation,
+  gcText,
+  ingestInput,
+  ingestJson,
+  ingestText,
+  lsText,
+  parseStoreLocation,
+  type StoreLocation,
+  statsText,
+  verifyText,
+  withStore,
+} from "./store.js";
 
 export const ExitCode = { OK: 0, ERROR: 1, USAGE: 2, INTERRUPTED: 130 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
@@ -87,6 +101,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   dequantize: { help: DEQUANTIZE_HELP, run: runDequantize },
   compare: { help: COMPARE_HELP, run: runCompare },
   embed: { help: EMBED_HELP, run: runEmbed },
+  store: { help: STORE_HELP, run: runStore },
 };
 
 /**
@@ -844,5 +859,234 @@ async function runEmbedEval(args: string[], ctx: Context): Promise<number> {
   ctx.stdout.write(
     values.json === true ? reports.map((r) => `${JSON.stringify(r)}\n`).join("") : evalText(reports),
   );
+  return ExitCode.OK;
+}
+
+const STORE_SUBCOMMANDS = ["init", "ingest", "restore", "ls", "stats", "verify", "gc"] as const;
+
+async function runStore(args: string[], ctx: Context): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub === "init") return runStoreInit(rest, ctx);
+  if (sub === "ingest") return runStoreIngest(rest, ctx);
+  if (sub === "restore") return runStoreRestore(rest, ctx);
+  if (sub === "ls") return runStoreLs(rest, ctx);
+  if (sub === "stats") return runStoreStats(rest, ctx);
+  if (sub === "verify") return runStoreVerify(rest, ctx);
+  if (sub === "gc") return runStoreGc(rest, ctx);
+  throw new UsageError(
+    sub === undefined
+      ? `missing subcommand: ${STORE_SUBCOMMANDS.join(", ")}`
+      : `unknown subcommand ${JSON.stringify(sub)}; subcommands: ${STORE_SUBCOMMANDS.join(", ")}`,
+    "store",
+  );
+}
+
+/** Options every `lowbit store` subcommand takes. */
+const STORE_OPTIONS = {
+  store: { type: "string" },
+  "s3-endpoint": { type: "string" },
+} as const;
+
+/** The `--store` location, or a usage error when it is missing or malformed. */
+function storeLocation(values: { store?: string; "s3-endpoint"?: string }): StoreLocation {
+  if (values.store === undefined) throw new UsageError("missing --store <dir|s3://bucket/prefix>", "store");
+  try {
+    return parseStoreLocation(values.store, values["s3-endpoint"], process.env);
+  } catch (e) {
+    if (e instanceof RangeError) throw new UsageError(e.message, "store");
+    throw e;
+  }
+}
+
+function storePositionals(positionals: string[], names: readonly string[]): string[] {
+  if (positionals.length !== names.length) {
+    const what = names.length === 0 ? "no arguments" : names.join(" and ");
+    throw new UsageError(`expected ${what}, got ${positionals.length} argument(s)`, "store");
+  }
+  return positionals;
+}
+
+/** A bytes bar on a TTY that starts afresh (label, ETA) when `label` changes. */
+function storeProgress(ctx: Context, quiet: boolean, unit: "bytes" | "objects") {
+  if (quiet || ctx.stderr.isTTY !== true) return { update: undefined, done() {} };
+  let label: string | null = null;
+  let bar: ProgressBar | null = null;
+  return {
+    update(next: string, done: number, total: number, note?: string) {
+      if (next !== label) {
+        bar?.done();
+        label = next;
+        bar = progressBar(ctx.stderr, next, { unit, rate: unit === "bytes", eta: true });
+      }
+      bar!.update(done, total, note);
+    },
+    done() {
+      bar?.done();
+    },
+  };
+}
+
+async function runStoreInit(args: string[], ctx: Context): Promise<number> {
+  const { values, positionals } = parse("store", args, STORE_OPTIONS);
+  storePositionals(positionals, []);
+  const location = storeLocation(values);
+  await withStore(location, "init", async () => {});
+  ctx.stdout.write(`initialized an empty store at ${describeLocation(location)}\n`);
+  return ExitCode.OK;
+}
+
+async function runStoreIngest(args: string[], ctx: Context): Promise<number> {
+  const { values, positionals } = parse("store", args, {
+    ...STORE_OPTIONS,
+    name: { type: "string" },
+    base: { type: "string" },
+    "no-base": { type: "boolean" },
+    lossy: { type: "string" },
+    overwrite: { type: "boolean" },
+    json: { type: "boolean" },
+    quiet: { type: "boolean", short: "q" },
+  });
+  const location = storeLocation(values);
+  if (values.name === undefined) throw new UsageError("missing --name <model>", "store");
+  if (positionals.length === 0) throw new UsageError("expected a directory or files to ingest", "store");
+  if (values.base !== undefined && values["no-base"] === true) {
+    throw new UsageError("--base and --no-base exclude each other", "store");
+  }
+  if (values.lossy !== undefined && values.lossy !== "bitdelta") {
+    throw new UsageError(`--lossy must be bitdelta; got ${JSON.stringify(values.lossy)}`, "store");
+  }
+  if (values.lossy !== undefined && values["no-base"] === true) {
+    throw new UsageError("--lossy bitdelta needs a base: it cannot go with --no-base", "store");
+  }
+  let input: string | string[];
+  try {
+    input = await ingestInput(positionals);
+  } catch (e) {
+    if (e instanceof RangeError) throw new UsageError(e.message, "store");
+    throw e;
+  }
+  const name = values.name;
+  const base = values["no-base"] === true ? null : values.base;
+  const quiet = values.quiet === true || values.json === true;
+  const progress = storeProgress(ctx, quiet, "bytes");
+  const result = await withStore(location, "open", async (store) => {
+    try {
+      return await store.ingest(input, {
+        name,
+        ...(base !== undefined ? { base } : {}),
+        ...(values.lossy !== undefined ? { lossy: "bitdelta" as const } : {}),
+        ...(values.overwrite === true ? { overwrite: true } : {}),
+        ...(progress.update !== undefined
+          ? {
+              onProgress: (p) =>
+                progress.update(`ingest ${name}: ${p.phase}`, p.bytesDone, p.bytesTotal, p.file),
+            }
+          : {}),
+        ...(ctx.signal !== undefined ? { signal: ctx.signal } : {}),
+      });
+    } finally {
+      progress.done();
+    }
+  });
+  if (values.json === true) ctx.stdout.write(`${JSON.stringify(ingestJson(result), null, 2)}\n`);
+  else if (values.quiet !== true) ctx.stdout.write(ingestText(result));
+  return ExitCode.OK;
+}
+
+async function runStoreRestore(args: string[], ctx: Context): Promise<number> {
+  const { values, positionals } = parse("store", args, {
+    ...STORE_OPTIONS,
+    overwrite: { type: "boolean" },
+    json: { type: "boolean" },
+    quiet: { type: "boolean", short: "q" },
+  });
+  const location = storeLocation(values);
+  const [model, outDir] = storePositionals(positionals, ["MODEL", "OUTDIR"]) as [string, string];
+  const quiet = values.quiet === true || values.json === true;
+  const progress = storeProgress(ctx, quiet, "bytes");
+  const result = await withStore(location, "open", async (store) => {
+    try {
+      return await store.restore(model, outDir, {
+        ...(values.overwrite === true ? { overwrite: true } : {}),
+        ...(progress.update !== undefined
+          ? { onProgress: (p) => progress.update(`restore ${model}`, p.bytesDone, p.bytesTotal, p.file) }
+          : {}),
+        ...(ctx.signal !== undefined ? { signal: ctx.signal } : {}),
+      });
+    } finally {
+      progress.done();
+    }
+  });
+  const mbPerSecond = result.seconds > 0 ? result.bytes / 1e6 / result.seconds : 0;
+  if (values.json === true) {
+    ctx.stdout.write(`${JSON.stringify({ name: model, outDir, ...result, mbPerSecond }, null, 2)}\n`);
+  } else if (!quiet) {
+    ctx.stdout.write(
+      `restored ${model}: ${result.files} file(s), ${result.bytes} bytes -> ${outDir}; ` +
+        `${result.seconds.toFixed(2)} s, ${mbPerSecond.toFixed(1)} MB/s\n`,
+    );
+  }
+  return ExitCode.OK;
+}
+
+async function runStoreLs(args: string[], ctx: Context): Promise<number> {
+  const { values, positionals } = parse("store", args, { ...STORE_OPTIONS, json: { type: "boolean" } });
+  storePositionals(positionals, []);
+  const models = await withStore(storeLocation(values), "open", (store) => store.list());
+  ctx.stdout.write(values.json === true ? `${JSON.stringify(models, null, 2)}\n` : lsText(models));
+  return ExitCode.OK;
+}
+
+async function runStoreStats(args: string[], ctx: Context): Promise<number> {
+  const { values, positionals } = parse("store", args, { ...STORE_OPTIONS, json: { type: "boolean" } });
+  storePositionals(positionals, []);
+  const stats = await withStore(storeLocation(values), "open", (store) => store.stats());
+  ctx.stdout.write(values.json === true ? `${JSON.stringify(stats, null, 2)}\n` : statsText(stats));
+  return ExitCode.OK;
+}
+
+async function runStoreVerify(args: string[], ctx: Context): Promise<number> {
+  const { values, positionals } = parse("store", args, {
+    ...STORE_OPTIONS,
+    json: { type: "boolean" },
+    quiet: { type: "boolean", short: "q" },
+  });
+  storePositionals(positionals, []);
+  const location = storeLocation(values);
+  const progress = storeProgress(ctx, values.quiet === true || values.json === true, "objects");
+  const report = await withStore(location, "open", async (store) => {
+    try {
+      return await store.verify({
+        ...(progress.update !== undefined
+          ? { onProgress: (p) => progress.update("verify", p.objectsDone, p.objectsTotal) }
+          : {}),
+        ...(ctx.signal !== undefined ? { signal: ctx.signal } : {}),
+      });
+    } finally {
+      progress.done();
+    }
+  });
+  const where = describeLocation(location);
+  if (values.json === true) ctx.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  else if (values.quiet !== true || !report.ok) ctx.stdout.write(verifyText(report, where));
+  if (report.ok) return ExitCode.OK;
+  ctx.stderr.write(`lowbit: store verify found ${report.problems.length} problem(s) in ${where}\n`);
+  return ExitCode.ERROR;
+}
+
+async function runStoreGc(args: string[], ctx: Context): Promise<number> {
+  const { values, positionals } = parse("store", args, {
+    ...STORE_OPTIONS,
+    grace: { type: "string" },
+    json: { type: "boolean" },
+  });
+  storePositionals(positionals, []);
+  const location = storeLocation(values);
+  const grace =
+    values.grace === undefined ? undefined : parseInteger(values.grace, "--grace", 10 * 365 * 86400, "store");
+  const report = await withStore(location, "open", (store) =>
+    store.gc(grace !== undefined ? { graceMs: grace * 1000 } : {}),
+  );
+  ctx.stdout.write(values.json === true ? `${JSON.stringify(report, null, 2)}\n` : gcText(report));
   return ExitCode.OK;
 }

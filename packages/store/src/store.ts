@@ -310,7 +310,14 @@ export class Store implements StoreApi {
     if (depth > 8) throw new CorruptDataError(`object ${id}: delta chain too deep (a cycle?)`);
     const { header, payload } = parseObject(await this.readObjectBytes(id), id, this.maxObjectBytes);
     const base = header.base === undefined ? undefined : await this.object(header.base, depth + 1);
-    const out = decodeObject(header, payload, base, this.compressor, id);
+    let out: Uint8Array;
+    try {
+      out = decodeObject(header, payload, base, this.compressor, id);
+    } catch (e) {
+      // Name the object in every decoding failure (the coders' own messages do not know it).
+      if (e instanceof CorruptDataError && !e.message.includes(id)) throw new CorruptDataError(`object ${id}: ${e.message}`, { cause: e });
+      throw e;
+    }
     this.cache.set(id, out);
     return out;
   }
