@@ -1,3 +1,7 @@
+export type { FsBackendOptions } from "./backend-fs.js";
+export { fsBackend } from "./backend-fs.js";
+export type { StoreOptions } from "./store.js";
+export { Store } from "./store.js";
 export type {
   Backend,
   BackendEntry,
@@ -17,13 +21,9 @@ export type {
   RestoreOptions,
   RestoreProgress,
   RestoreResult,
-  StoredFile,
   StoreApi,
+  StoredFile,
   StoreStats,
   VerifyProblem,
   VerifyReport,
 } from "./types.js";
-export type { StoreOptions } from "./store.js";
-export { Store } from "./store.js";
-export type { FsBackendOptions } from "./backend-fs.js";
-export { fsBackend } from "./backend-fs.js";

@@ -315,7 +315,8 @@ export class Store implements StoreApi {
       out = decodeObject(header, payload, base, this.compressor, id);
     } catch (e) {
       // Name the object in every decoding failure (the coders' own messages do not know it).
-      if (e instanceof CorruptDataError && !e.message.includes(id)) throw new CorruptDataError(`object ${id}: ${e.message}`, { cause: e });
+      if (e instanceof CorruptDataError && !e.message.includes(id))
+        throw new CorruptDataError(`object ${id}: ${e.message}`, { cause: e });
       throw e;
     }
     this.cache.set(id, out);

@@ -93,12 +93,20 @@ export const storeSuite = {
       if (haveXz) anchors["xz -9 (CLI)"] = cli("xz", ["-9", "-c"], deep).bytes / deep.length;
       anchors["byte planes + zstd -3"] = planesAnchor(deep, zstd) / deep.length;
       anchors["BitX: xor + 2 planes + zstd -3"] = planesAnchor(deep, zstd, base) / deep.length;
-      for (const [k, v] of Object.entries(anchors)) add({ name: `store/anchor/faceres-deep.f16/${k}`, metric: "ratio", value: r4(v), unit: "stored/raw" });
+      for (const [k, v] of Object.entries(anchors))
+        add({
+          name: `store/anchor/faceres-deep.f16/${k}`,
+          metric: "ratio",
+          value: r4(v),
+          unit: "stored/raw",
+        });
 
       // Ours: the pair, the single model, and the f32 fine-tune against the f16 base.
       const pair = await Store.init(join(tmp, "pair"), { compressor: zstd });
       await pair.ingest([join(models, "faceres.f16.safetensors")], { name: "faceres", base: null });
-      const withBase = await pair.ingest([join(models, "faceres-deep.f16.safetensors")], { name: "faceres-deep" });
+      const withBase = await pair.ingest([join(models, "faceres-deep.f16.safetensors")], {
+        name: "faceres-deep",
+      });
       const bitx = anchors["BitX: xor + 2 planes + zstd -3"]!;
       add({
         name: "store/faceres-deep.f16/with-base",
@@ -108,10 +116,21 @@ export const storeSuite = {
         peer: { name: "BitX", value: r4(bitx) },
         ratio: r4(withBase.storedBytesAdded / deep.length / bitx),
       });
-      const f32 = await pair.ingest([join(models, "faceres-deep.f32.safetensors")], { name: "faceres-deep-f32", base: "faceres" });
-      add({ name: "store/faceres-deep.f32/f16-base", metric: "ratio", value: r4(f32.storedBytesAdded / deep32.length), unit: "stored/raw" });
+      const f32 = await pair.ingest([join(models, "faceres-deep.f32.safetensors")], {
+        name: "faceres-deep-f32",
+        base: "faceres",
+      });
+      add({
+        name: "store/faceres-deep.f32/f16-base",
+        metric: "ratio",
+        value: r4(f32.storedBytesAdded / deep32.length),
+        unit: "stored/raw",
+      });
       const solo = await Store.init(join(tmp, "solo"), { compressor: zstd });
-      const single = await solo.ingest([join(models, "faceres-deep.f16.safetensors")], { name: "deep", base: null });
+      const single = await solo.ingest([join(models, "faceres-deep.f16.safetensors")], {
+        name: "deep",
+        base: null,
+      });
       const planes = anchors["byte planes + zstd -3"]!;
       add({
         name: "store/faceres-deep.f16/no-base",
@@ -121,8 +140,16 @@ export const storeSuite = {
         peer: { name: "byte planes + zstd -3", value: r4(planes) },
         ratio: r4(single.storedBytesAdded / deep.length / planes),
       });
-      const solo32 = await solo.ingest([join(models, "faceres-deep.f32.safetensors")], { name: "deep32", base: null });
-      add({ name: "store/faceres-deep.f32/no-base", metric: "ratio", value: r4(solo32.storedBytesAdded / deep32.length), unit: "stored/raw" });
+      const solo32 = await solo.ingest([join(models, "faceres-deep.f32.safetensors")], {
+        name: "deep32",
+        base: null,
+      });
+      add({
+        name: "store/faceres-deep.f32/no-base",
+        metric: "ratio",
+        value: r4(solo32.storedBytesAdded / deep32.length),
+        unit: "stored/raw",
+      });
 
       // The whole folder as a hub would hold it, plus duplicates: the same file under a second
       // name, and every model as its own repository (so the facemesh pair and the silero pair meet).
@@ -153,7 +180,13 @@ export const storeSuite = {
         peer: { name: "zstd -3 of each file", value: r4(zstdEach / raw) },
         ratio: r4(st.storedBytes / zstdEach),
       });
-      for (const m of st.models) add({ name: `store/hub-folder/model/${m.name}`, metric: "ratio", value: r4(m.ratio), unit: "stored/raw" });
+      for (const m of st.models)
+        add({
+          name: `store/hub-folder/model/${m.name}`,
+          metric: "ratio",
+          value: r4(m.ratio),
+          unit: "stored/raw",
+        });
       const tRestore = performance.now();
       let restored = 0;
       for (const m of await hub.list()) {
@@ -167,7 +200,10 @@ export const storeSuite = {
           const data = read(f);
           const c = cli("zstd", ["-3", "-c"], data);
           cliCompress += c.seconds;
-          writeFileSync(join(tmp, "cli", `${f}.zst`), execFileSync("zstd", ["-3", "-c"], { input: data, maxBuffer: 1 << 30 }));
+          writeFileSync(
+            join(tmp, "cli", `${f}.zst`),
+            execFileSync("zstd", ["-3", "-c"], { input: data, maxBuffer: 1 << 30 }),
+          );
           cliDecompress += cli("zstd", ["-d", "-c"], readFileSync(join(tmp, "cli", `${f}.zst`))).seconds;
         }
       }
@@ -177,7 +213,9 @@ export const storeSuite = {
         metric: "throughput",
         value: r4(raw / 1e6 / ingestSeconds),
         unit: "MB/s",
-        ...(haveZstd ? { peer: { name: "zstd -3 CLI compress", value: r4(cliRaw / 1e6 / cliCompress) } } : {}),
+        ...(haveZstd
+          ? { peer: { name: "zstd -3 CLI compress", value: r4(cliRaw / 1e6 / cliCompress) } }
+          : {}),
       });
       add({
         name: "store/hub-folder/restore",
