@@ -114,3 +114,17 @@ export function sharedModel(name: string): string {
   }
   return path;
 }
+
+/** A fake stderr/stdout that records what the CLI writes (TTY or not, 120 columns). */
+export function sink(isTTY = false) {
+  const out = {
+    text: "",
+    isTTY,
+    columns: 120,
+    write(t: string) {
+      out.text += t;
+      return true;
+    },
+  };
+  return out;
+}

@@ -2,7 +2,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../src/index.js";
-import { tempDir, writeBytes } from "./_helpers.js";
+import { sink, tempDir, writeBytes } from "./_helpers.js";
 
 // `lowbit embed` run in process on small synthetic files: n base vectors of dim D around a few
 // centres (so neighbours are meaningful), queries near some base rows, exact cosine ground truth.
@@ -80,19 +80,6 @@ beforeAll(() => {
   writeFileSync(at("queries.npy"), npyBytes("<f4", [2, D], q));
 });
 afterAll(() => cleanup());
-
-function sink(isTTY = false) {
-  const out = {
-    text: "",
-    isTTY,
-    columns: 120,
-    write(t: string) {
-      out.text += t;
-      return true;
-    },
-  };
-  return out;
-}
 
 async function lowbit(...args: string[]) {
   const stdout = sink();

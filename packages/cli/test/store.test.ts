@@ -5,7 +5,7 @@ import { createRequire } from "node:module";
 import { join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../src/index.js";
-import { assertBuilt, BIN, lowbit as lowbitBin, sharedModel, tempDir } from "./_helpers.js";
+import { assertBuilt, BIN, lowbit as lowbitBin, sharedModel, sink, tempDir } from "./_helpers.js";
 
 // `lowbit store` run in process against a temporary store, on the two faceres models of
 // ../shared (same tensor names and shapes; faceres-deep differs in its weights like a fine-tune).
@@ -23,19 +23,6 @@ beforeAll(() => {
   store = at("store");
 });
 afterAll(() => cleanup());
-
-function sink(isTTY = false) {
-  const out = {
-    text: "",
-    isTTY,
-    columns: 120,
-    write(t: string) {
-      out.text += t;
-      return true;
-    },
-  };
-  return out;
-}
 
 async function lowbit(...args: string[]) {
   return lowbitWith({}, ...args);

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { open, readdir, readFile, rename, stat, unlink } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, rename, stat, unlink } from "node:fs/promises";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import {
   ConflictError,
@@ -331,11 +331,14 @@ export class Store implements StoreApi {
     const hlen = headerLength(prefix);
     if (hlen < 0 || hlen > MAX_HEADER || 8 + hlen > st.size)
       throw new CorruptDataError(`object ${id}: bad header`);
-    const head = await this.backend.getRange(key, 0, 8 + hlen);
-    const full = new Uint8Array(8 + hlen);
-    full.set(head);
+    const head = await this.backend.getRange(key, 8, 8 + hlen);
     // parseObject checks the payload size against the blocks; here only the header matters.
-    const h = JSON.parse(new TextDecoder().decode(full.subarray(8))) as ObjectHeader;
+    let h: ObjectHeader;
+    try {
+      h = JSON.parse(new TextDecoder().decode(head)) as ObjectHeader;
+    } catch (e) {
+      throw new CorruptDataError(`object ${id}: header is not JSON`, { cause: e });
+    }
     if (h.sha256 !== id) throw new CorruptDataError(`object ${id}: header names ${String(h.sha256)}`);
     return h;
   }
@@ -826,7 +829,6 @@ export class Store implements StoreApi {
         if (exists) throw new ConflictError(`${target} exists (pass overwrite to replace it)`);
       }
     }
-    const { mkdir } = await import("node:fs/promises");
     for (const f of m.files) {
       const target = resolve(root, ...f.path.split("/"));
       await mkdir(dirname(target), { recursive: true });
