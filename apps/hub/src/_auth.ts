@@ -22,7 +22,11 @@ function sameSecret(a: string, b: string): boolean {
  * Reads `Authorization: Bearer <token>`. No header → anonymous; a token that is neither the
  * environment's write token nor a stored one → 401 (an invalid token is an error, never anonymous).
  */
-export function identify(req: IncomingMessage, meta: MetaStore, envToken: string | undefined): Identity {
+export async function identify(
+  req: IncomingMessage,
+  meta: MetaStore,
+  envToken: string | undefined,
+): Promise<Identity> {
   const header = req.headers.authorization;
   if (header === undefined || header === "") return ANONYMOUS;
   const m = /^Bearer\s+(\S{1,512})$/i.exec(header);
@@ -31,7 +35,7 @@ export function identify(req: IncomingMessage, meta: MetaStore, envToken: string
   if (envToken !== undefined && envToken !== "" && sameSecret(token, envToken)) {
     return { name: "env", role: "write" };
   }
-  const info = meta.checkToken(token);
+  const info = await meta.checkToken(token);
   if (info === undefined) throw new HttpError(401, "invalid or revoked token");
   return { name: info.name, role: info.role };
 }

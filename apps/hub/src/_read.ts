@@ -19,10 +19,15 @@ function badRequest(e: unknown): never {
 }
 
 /** Repo (readable by the caller) and the commit a revision names, or the Hub's 404s. */
-export function repoAt(ctx: HubContext, call: Call, id: string, rev: string): { repo: Repo; oid: string } {
-  const repo = requireRead(call.who, ctx.meta.getRepo(id), id);
+export async function repoAt(
+  ctx: HubContext,
+  call: Call,
+  id: string,
+  rev: string,
+): Promise<{ repo: Repo; oid: string }> {
+  const repo = requireRead(call.who, await ctx.meta.getRepo(id), id);
   // "HEAD" is what hub.js asks for when no revision is given: the default branch.
-  const oid = ctx.meta.resolveRevision(id, rev === "HEAD" ? "main" : rev);
+  const oid = await ctx.meta.resolveRevision(id, rev === "HEAD" ? "main" : rev);
   if (oid === undefined) {
     throw new HttpError(404, `revision ${rev} not found in ${id}`, { hfCode: "RevisionNotFound" });
   }
@@ -55,13 +60,13 @@ export async function resolveRoute(
   rev: string,
   path: string,
 ): Promise<void> {
-  const { oid } = repoAt(ctx, call, id, rev);
+  const { oid } = await repoAt(ctx, call, id, rev);
   try {
     assertRepoPath(path);
   } catch (e) {
     badRequest(e);
   }
-  const file = ctx.meta.file(oid, path);
+  const file = await ctx.meta.file(oid, path);
   if (file === undefined) {
     throw new HttpError(404, `${path} does not exist at revision ${rev} of ${id}`, {
       hfCode: "EntryNotFound",
@@ -241,8 +246,14 @@ function listTree(tree: readonly TreeFile[], prefix: string, recursive: boolean)
 }
 
 /** `GET /api/models/{repo}/tree/{rev}[/{path}]?recursive=&limit=&cursor=` with a `Link` header. */
-export function treeRoute(ctx: HubContext, call: Call, id: string, rev: string, path: string): void {
-  const { oid } = repoAt(ctx, call, id, rev);
+export async function treeRoute(
+  ctx: HubContext,
+  call: Call,
+  id: string,
+  rev: string,
+  path: string,
+): Promise<void> {
+  const { oid } = await repoAt(ctx, call, id, rev);
   if (path !== "") {
     try {
       assertRepoPath(path);
@@ -250,7 +261,7 @@ export function treeRoute(ctx: HubContext, call: Call, id: string, rev: string, 
       badRequest(e);
     }
   }
-  const tree = ctx.meta.tree(oid);
+  const tree = await ctx.meta.tree(oid);
   const q = call.url.searchParams;
   const recursive = /^(1|true|True)$/.test(q.get("recursive") ?? "");
   const entries = listTree(tree, path, recursive);
@@ -276,14 +287,14 @@ export function treeRoute(ctx: HubContext, call: Call, id: string, rev: string, 
 
 /** `POST /api/models/{repo}/paths-info/{rev}`: JSON or form `{paths, expand}`. */
 export async function pathsInfoRoute(ctx: HubContext, call: Call, id: string, rev: string): Promise<void> {
-  const { oid } = repoAt(ctx, call, id, rev);
+  const { oid } = await repoAt(ctx, call, id, rev);
   const body = await readObject(call.req, ctx.maxBodyBytes);
   const raw = body["paths"];
   const paths = typeof raw === "string" ? [raw] : raw;
   if (!Array.isArray(paths) || !paths.every((p) => typeof p === "string")) {
     throw new HttpError(400, "paths must be a string or an array of strings");
   }
-  const tree = ctx.meta.tree(oid);
+  const tree = await ctx.meta.tree(oid);
   const variants = formatNames();
   const out: TreeEntry[] = [];
   for (const p of paths as string[]) {
@@ -310,9 +321,9 @@ function commitJson(c: Commit) {
   };
 }
 
-function modelSummary(ctx: HubContext, repo: Repo) {
-  const oid = ctx.meta.resolveRevision(repo.id, "main");
-  const head = oid === undefined ? undefined : ctx.meta.getCommit(repo.id, oid);
+async function modelSummary(ctx: HubContext, repo: Repo) {
+  const oid = await ctx.meta.resolveRevision(repo.id, "main");
+  const head = oid === undefined ? undefined : await ctx.meta.getCommit(repo.id, oid);
   const slash = repo.id.indexOf("/");
   return {
     _id: createHash("sha1").update(repo.id).digest("hex").slice(0, 24),
@@ -332,10 +343,10 @@ function modelSummary(ctx: HubContext, repo: Repo) {
 }
 
 /** `GET /api/models/{repo}` and `/api/models/{repo}/revision/{rev}`. */
-export function modelInfoRoute(ctx: HubContext, call: Call, id: string, rev: string): void {
-  const { repo, oid } = repoAt(ctx, call, id, rev);
-  const commit = ctx.meta.getCommit(id, oid);
-  const tree = ctx.meta.tree(oid);
+export async function modelInfoRoute(ctx: HubContext, call: Call, id: string, rev: string): Promise<void> {
+  const { repo, oid } = await repoAt(ctx, call, id, rev);
+  const commit = await ctx.meta.getCommit(id, oid);
+  const tree = await ctx.meta.tree(oid);
   const siblings = tree.map((f) => ({
     rfilename: f.path,
     size: f.size,
@@ -351,7 +362,7 @@ export function modelInfoRoute(ctx: HubContext, call: Call, id: string, rev: str
       : {}),
   }));
   sendJson(call.res, 200, {
-    ...modelSummary(ctx, repo),
+    ...(await modelSummary(ctx, repo)),
     sha: oid,
     lastModified: commit?.createdAt ?? repo.createdAt,
     siblings,
@@ -360,41 +371,38 @@ export function modelInfoRoute(ctx: HubContext, call: Call, id: string, rev: str
 }
 
 /** `GET /api/models?search=&author=&limit=`: public repos, private ones too for a token holder. */
-export function listModelsRoute(ctx: HubContext, call: Call): void {
+export async function listModelsRoute(ctx: HubContext, call: Call): Promise<void> {
   const q = call.url.searchParams;
   const search = (q.get("search") ?? "").toLowerCase();
   const author = q.get("author");
   const limit = Math.min(Math.max(Number(q.get("limit") ?? 1000) || 1000, 1), 10_000);
-  const repos = ctx.meta
-    .listRepos()
+  const repos = (await ctx.meta.listRepos())
     .filter((r) => !r.private || call.who.role !== "anonymous")
     .filter((r) => search === "" || r.id.toLowerCase().includes(search))
     .filter((r) => author === null || r.id.startsWith(`${author}/`))
     .slice(0, limit);
-  sendJson(
-    call.res,
-    200,
-    repos.map((r) => modelSummary(ctx, r)),
-  );
+  sendJson(call.res, 200, await Promise.all(repos.map((r) => modelSummary(ctx, r))));
 }
 
 /** `GET /api/models/{repo}/refs`. */
-export function refsRoute(ctx: HubContext, call: Call, id: string): void {
-  requireRead(call.who, ctx.meta.getRepo(id), id);
+export async function refsRoute(ctx: HubContext, call: Call, id: string): Promise<void> {
+  requireRead(call.who, await ctx.meta.getRepo(id), id);
   sendJson(call.res, 200, {
-    branches: ctx.meta
-      .refs(id)
-      .map((r) => ({ name: r.name, ref: `refs/heads/${r.name}`, targetCommit: r.oid })),
+    branches: (await ctx.meta.refs(id)).map((r) => ({
+      name: r.name,
+      ref: `refs/heads/${r.name}`,
+      targetCommit: r.oid,
+    })),
     tags: [],
     converts: [],
   });
 }
 
 /** `GET /api/models/{repo}/commits/{rev}?limit=`: newest first. */
-export function commitsRoute(ctx: HubContext, call: Call, id: string, rev: string): void {
-  const { oid } = repoAt(ctx, call, id, rev);
+export async function commitsRoute(ctx: HubContext, call: Call, id: string, rev: string): Promise<void> {
+  const { oid } = await repoAt(ctx, call, id, rev);
   const limit = Math.min(Math.max(Number(call.url.searchParams.get("limit") ?? 100) || 100, 1), 1000);
-  sendJson(call.res, 200, ctx.meta.log(id, oid, limit).map(commitJson));
+  sendJson(call.res, 200, (await ctx.meta.log(id, oid, limit)).map(commitJson));
 }
 
 // ----------------------------------------------------------------------------------- stats, formats
@@ -406,28 +414,28 @@ export async function statsRoute(ctx: HubContext, call: Call): Promise<void> {
 
 export async function collectStats(ctx: HubContext, includePrivate: boolean) {
   const s = await ctx.blobs.stats();
-  const repos = ctx.meta
-    .listRepos()
-    .filter((r) => includePrivate || !r.private)
-    .map((r) => {
+  const all = (await ctx.meta.listRepos()).filter((r) => includePrivate || !r.private);
+  const repos = await Promise.all(
+    all.map(async (r) => {
       let logical = 0;
       let stored = 0;
-      const blobs = ctx.meta.repoBlobs(r.id);
+      const blobs = await ctx.meta.repoBlobs(r.id);
       for (const b of blobs) {
         logical += b.size;
         stored += s.blobs.get(b.sha256)?.storedBytes ?? 0;
       }
-      const head = ctx.meta.resolveRevision(r.id, "main");
+      const head = await ctx.meta.resolveRevision(r.id, "main");
       return {
         id: r.id,
         private: r.private,
-        files: head === undefined ? 0 : ctx.meta.tree(head).length,
+        files: head === undefined ? 0 : (await ctx.meta.tree(head)).length,
         blobs: blobs.length,
         logicalBytes: logical,
         storedBytes: stored,
         ratio: logical === 0 ? 1 : stored / logical,
       };
-    });
+    }),
+  );
   return {
     logicalBytes: s.logicalBytes,
     storedBytes: s.storedBytes,

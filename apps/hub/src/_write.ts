@@ -37,9 +37,9 @@ function str(body: Record<string, unknown>, key: string, optional = false): stri
   return v;
 }
 
-function writableRepo(ctx: HubContext, call: Call, id: string) {
+async function writableRepo(ctx: HubContext, call: Call, id: string) {
   requireWrite(call.who);
-  return requireRead(call.who, ctx.meta.getRepo(id), id);
+  return requireRead(call.who, await ctx.meta.getRepo(id), id);
 }
 
 /** `POST /api/repos/create` `{name, organization?, type?, private?, visibility?}`. */
@@ -58,14 +58,14 @@ export async function createRepoRoute(ctx: HubContext, call: Call): Promise<void
   }
   const isPrivate = body["private"] === true || body["visibility"] === "private";
   const url = `${originOf(call.req)}/${id}`;
-  const existing = ctx.meta.getRepo(id);
+  const existing = await ctx.meta.getRepo(id);
   if (existing !== undefined) {
     // The clients' `exist_ok` looks for 409 and carries on.
     throw new HttpError(409, `You already created this model repo: ${id}`, {
       headers: { "X-Repo-Url": url },
     });
   }
-  ctx.meta.createRepo(id, { private: isPrivate, author: call.who.name });
+  await ctx.meta.createRepo(id, { private: isPrivate, author: call.who.name });
   ctx.log({ level: "info", msg: "repo created", repo: id, by: call.who.name, private: isPrivate });
   sendJson(call.res, 200, { url, name: id, id });
 }
@@ -77,28 +77,28 @@ export async function deleteRepoRoute(ctx: HubContext, call: Call): Promise<void
   const name = str(body, "name") as string;
   const org = str(body, "organization", true);
   const id = org === undefined || name.includes("/") ? name : `${org}/${name}`;
-  requireRead(call.who, ctx.meta.getRepo(id), id);
-  ctx.meta.deleteRepo(id);
+  requireRead(call.who, await ctx.meta.getRepo(id), id);
+  await ctx.meta.deleteRepo(id);
   ctx.log({ level: "info", msg: "repo deleted", repo: id, by: call.who.name });
   sendJson(call.res, 200, {});
 }
 
 /** `PUT /api/models/{repo}/settings` `{private?}`. */
 export async function settingsRoute(ctx: HubContext, call: Call, id: string): Promise<void> {
-  writableRepo(ctx, call, id);
+  await writableRepo(ctx, call, id);
   const body = await readObject(call.req, ctx.maxBodyBytes);
   const p =
     body["private"] ?? (body["visibility"] === undefined ? undefined : body["visibility"] === "private");
   if (p !== undefined) {
     if (typeof p !== "boolean") throw new HttpError(400, "private must be a boolean");
-    ctx.meta.setPrivate(id, p);
+    await ctx.meta.setPrivate(id, p);
   }
-  sendJson(call.res, 200, { private: ctx.meta.getRepo(id)?.private });
+  sendJson(call.res, 200, { private: (await ctx.meta.getRepo(id))?.private });
 }
 
 /** `POST|DELETE /api/models/{repo}/branch/{branch}` `{startingPoint?}`. */
 export async function branchRoute(ctx: HubContext, call: Call, id: string, branch: string): Promise<void> {
-  writableRepo(ctx, call, id);
+  await writableRepo(ctx, call, id);
   try {
     assertBranchName(branch);
   } catch (e) {
@@ -106,12 +106,12 @@ export async function branchRoute(ctx: HubContext, call: Call, id: string, branc
   }
   if (call.req.method === "DELETE") {
     if (branch === "main") throw new HttpError(403, "the main branch cannot be deleted");
-    ctx.meta.deleteBranch(id, branch);
+    await ctx.meta.deleteBranch(id, branch);
   } else {
     const body = await readObject(call.req, ctx.maxBodyBytes);
     const from = str(body, "startingPoint", true) ?? "main";
-    const { oid } = repoAt(ctx, call, id, from);
-    ctx.meta.createBranch(id, branch, oid);
+    const { oid } = await repoAt(ctx, call, id, from);
+    await ctx.meta.createBranch(id, branch, oid);
   }
   sendJson(call.res, 200, {});
 }
@@ -131,12 +131,13 @@ export function whoamiRoute(call: Call): void {
 
 /** `POST /api/models/{repo}/preupload/{rev}` `{files: [{path, size, sample}]}`. */
 export async function preuploadRoute(ctx: HubContext, call: Call, id: string, rev: string): Promise<void> {
-  writableRepo(ctx, call, id);
-  const { oid } = repoAt(ctx, call, id, rev);
+  await writableRepo(ctx, call, id);
+  const { oid } = await repoAt(ctx, call, id, rev);
   const body = await readObject(call.req, ctx.maxBodyBytes);
   const files = body["files"];
   if (!Array.isArray(files)) throw new HttpError(400, "files must be an array");
-  const out = files.map((f: unknown, i) => {
+  const out = [];
+  for (const [i, f] of (files as unknown[]).entries()) {
     if (typeof f !== "object" || f === null) throw new HttpError(400, `files[${i}] must be an object`);
     const o = f as Record<string, unknown>;
     const path = o["path"];
@@ -152,14 +153,14 @@ export async function preuploadRoute(ctx: HubContext, call: Call, id: string, re
     const sample = typeof o["sample"] === "string" ? Buffer.from(o["sample"], "base64") : Buffer.alloc(0);
     const binary = sample.includes(0);
     const lfs = size >= LFS_THRESHOLD || binary || LFS_EXTENSIONS.test(path);
-    const existing = ctx.meta.file(oid, path);
-    return {
+    const existing = await ctx.meta.file(oid, path);
+    out.push({
       path,
       uploadMode: lfs ? "lfs" : "regular",
       shouldIgnore: false,
       ...(existing === undefined ? {} : { oid: existing.gitOid }),
-    };
-  });
+    });
+  }
   sendJson(call.res, 200, { files: out, commitOid: oid });
 }
 
@@ -172,8 +173,8 @@ export async function lfsBatchRoute(ctx: HubContext, call: Call, id: string): Pr
   if (operation !== "upload" && operation !== "download") {
     throw new HttpError(400, `operation must be "upload" or "download", got ${JSON.stringify(operation)}`);
   }
-  if (operation === "upload") writableRepo(ctx, call, id);
-  else requireRead(call.who, ctx.meta.getRepo(id), id);
+  if (operation === "upload") await writableRepo(ctx, call, id);
+  else requireRead(call.who, await ctx.meta.getRepo(id), id);
   const objects = body["objects"];
   if (!Array.isArray(objects) || objects.length > 10_000) {
     throw new HttpError(400, "objects must be an array of at most 10000 {oid, size}");
@@ -433,12 +434,12 @@ export function parseCommitBody(text: string): ParsedCommit {
 
 /** `POST /api/models/{repo}/commit/{rev}` (application/x-ndjson). */
 export async function commitRoute(ctx: HubContext, call: Call, id: string, rev: string): Promise<void> {
-  writableRepo(ctx, call, id);
+  await writableRepo(ctx, call, id);
   if (call.url.searchParams.get("create_pr") === "1" || call.url.searchParams.get("create_pr") === "true") {
     throw new HttpError(400, "pull requests are not supported by this hub; commit to a branch");
   }
   if (isCommitOid(rev)) throw new HttpError(400, "commits go to a branch, not to a commit id");
-  if (ctx.meta.resolveRevision(id, rev) === undefined) {
+  if ((await ctx.meta.resolveRevision(id, rev)) === undefined) {
     throw new HttpError(404, `branch ${rev} not found in ${id}`, { hfCode: "RevisionNotFound" });
   }
   const raw = await readBody(call.req, ctx.maxBodyBytes);
@@ -485,7 +486,7 @@ export async function commitRoute(ctx: HubContext, call: Call, id: string, rev: 
     });
   }
   const changes: CommitChanges = { put, delete: c.deleted, deleteFolders: c.deletedFolders };
-  const commit = ctx.meta.commit({
+  const commit = await ctx.meta.commit({
     repo: id,
     branch: rev,
     expectedHead: c.parentCommit,

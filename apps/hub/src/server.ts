@@ -158,7 +158,7 @@ async function route(ctx: HubContext, call: Call): Promise<void> {
   const [first, second] = segs;
   if (first === "healthz") {
     call.route = "healthz";
-    ctx.meta.listRepos(); // touches the database
+    await ctx.meta.listRepos(); // touches the database
     return sendJson(call.res, 200, { ok: true });
   }
   if (first === "metrics") {
@@ -316,7 +316,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       maxUploadBytes: options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES,
     });
   } catch (e) {
-    meta.close();
+    await meta.close();
     throw e;
   }
   const ctx: HubContext = {
@@ -352,7 +352,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
         res,
         url,
         segments,
-        who: identify(req, meta, options.token),
+        who: await identify(req, meta, options.token),
         signal: controller.signal,
         route: "unknown",
       };
@@ -413,7 +413,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
         await closed;
         clearTimeout(timer);
         await blobs.close();
-        meta.close();
+        await meta.close();
         log({ level: "info", msg: "stopped" });
       })();
       return closing;

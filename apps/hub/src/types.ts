@@ -82,6 +82,9 @@ export interface NewCommit {
   readonly changes: CommitChanges;
 }
 
+/** A value, or a promise of it: the SQLite store answers synchronously, a networked one cannot. */
+export type Awaitable<T> = T | Promise<T>;
+
 /**
  * Repositories, commits, branches and tokens. Every method is atomic: a crash leaves the previous
  * state. Errors: `NotFoundError` (ERR_NOT_FOUND) for a missing repo/branch/commit/path,
@@ -90,40 +93,40 @@ export interface NewCommit {
  */
 export interface MetaStore {
   /** Creates the repo with a first commit ("initial commit", empty tree) on branch "main". */
-  createRepo(id: string, options: { readonly private: boolean; readonly author: string }): Repo;
-  getRepo(id: string): Repo | undefined;
+  createRepo(id: string, options: { readonly private: boolean; readonly author: string }): Awaitable<Repo>;
+  getRepo(id: string): Awaitable<Repo | undefined>;
   /** Sorted by id. */
-  listRepos(): readonly Repo[];
-  setPrivate(id: string, isPrivate: boolean): void;
+  listRepos(): Awaitable<readonly Repo[]>;
+  setPrivate(id: string, isPrivate: boolean): Awaitable<void>;
   /** Removes the repo, its refs and commits (blobs stay until a gc). */
-  deleteRepo(id: string): void;
+  deleteRepo(id: string): Awaitable<void>;
   /** A branch name, or a full 40-hex commit oid of this repo → commit oid; undefined when unknown. */
-  resolveRevision(repo: string, rev: string): string | undefined;
+  resolveRevision(repo: string, rev: string): Awaitable<string | undefined>;
   /** Branches, sorted by name. */
-  refs(repo: string): readonly Ref[];
+  refs(repo: string): Awaitable<readonly Ref[]>;
   /** Creates a branch at `oid` (a commit of the repo); ConflictError if it exists. */
-  createBranch(repo: string, name: string, oid: string): void;
-  deleteBranch(repo: string, name: string): void;
-  getCommit(repo: string, oid: string): Commit | undefined;
+  createBranch(repo: string, name: string, oid: string): Awaitable<void>;
+  deleteBranch(repo: string, name: string): Awaitable<void>;
+  getCommit(repo: string, oid: string): Awaitable<Commit | undefined>;
   /** `oid` first, then its ancestors, at most `limit`. */
-  log(repo: string, oid: string, limit: number): readonly Commit[];
+  log(repo: string, oid: string, limit: number): Awaitable<readonly Commit[]>;
   /** The commit's whole tree, sorted by path (byte order). */
-  tree(oid: string): readonly TreeFile[];
-  file(oid: string, path: string): TreeFile | undefined;
+  tree(oid: string): Awaitable<readonly TreeFile[]>;
+  file(oid: string, path: string): Awaitable<TreeFile | undefined>;
   /** Applies `changes` to the branch head's tree, stores the commit, moves the branch. */
-  commit(c: NewCommit): Commit;
+  commit(c: NewCommit): Awaitable<Commit>;
   /** Distinct blobs referenced by any commit of the repo. */
-  repoBlobs(repo: string): readonly { readonly sha256: string; readonly size: number }[];
+  repoBlobs(repo: string): Awaitable<readonly { readonly sha256: string; readonly size: number }[]>;
   /** Distinct blobs referenced by any commit of any repo (for gc). */
-  allBlobs(): ReadonlySet<string>;
+  allBlobs(): Awaitable<ReadonlySet<string>>;
   /** Returns the secret once (`hf_lowbit_` + 43 base64url chars); stores its sha256. */
-  createToken(name: string, role: TokenRole): { readonly token: string; readonly info: TokenInfo };
+  createToken(name: string, role: TokenRole): Awaitable<{ readonly token: string; readonly info: TokenInfo }>;
   /** Constant-time lookup by sha256 of the presented secret. */
-  checkToken(token: string): TokenInfo | undefined;
-  listTokens(): readonly TokenInfo[];
+  checkToken(token: string): Awaitable<TokenInfo | undefined>;
+  listTokens(): Awaitable<readonly TokenInfo[]>;
   /** By id or name; false when none matched. */
-  revokeToken(idOrName: string): boolean;
-  close(): void;
+  revokeToken(idOrName: string): Awaitable<boolean>;
+  close(): Awaitable<void>;
 }
 
 // ------------------------------------------------------------------------------------------- blobs

@@ -206,7 +206,7 @@ describe("access control", () => {
       body,
     });
     expect(bad.status).toBe(401);
-    const read = ctx.hub.meta.createToken("reader", "read").token;
+    const read = (await ctx.hub.meta.createToken("reader", "read")).token;
     const ro = await api("/api/repos/create", { method: "POST", headers: { ...json, ...auth(read) }, body });
     expect(ro.status).toBe(403);
     const commit = await commitLines("org/missing", [{ key: "header", value: { summary: "x" } }]);
