@@ -70,7 +70,12 @@ export function requireRead(who: Identity, repo: Repo | undefined, id: string): 
  * PUT needs no Authorization header (clients differ in whether they forward one).
  */
 export class UrlSigner {
-  private readonly key = randomBytes(32);
+  private readonly key: Buffer;
+
+  /** `secret`: shared by every instance that must accept the others' URLs; default random. */
+  constructor(secret?: string) {
+    this.key = secret === undefined || secret === "" ? randomBytes(32) : createHash("sha256").update(secret).digest();
+  }
 
   sign(parts: readonly (string | number)[], ttlSeconds: number): { exp: number; sig: string } {
     const exp = Math.floor(Date.now() / 1000) + ttlSeconds;

@@ -35,7 +35,7 @@ import {
 } from "./_write.js";
 import { Blobs } from "./blobs.js";
 import { Meta } from "./meta.js";
-import type { Hub, HubLogEntry, HubOptions } from "./types.js";
+import type { Hub, HubLogEntry, HubOptions, MetaStore } from "./types.js";
 import { PAGE_HTML } from "./web.js";
 
 export const DEFAULT_PORT = 8080;
@@ -293,6 +293,17 @@ async function storeBackend(spec: string | undefined): Promise<Backend | undefin
   });
 }
 
+async function openMeta(spec: string | undefined, dataDir: string): Promise<MetaStore> {
+  if (spec === undefined || spec === "") return Meta.open(join(dataDir, "hub.db"));
+  if (!/^postgres(ql)?:\/\//.test(spec)) {
+    throw new RangeError(
+      `options.meta must be a "postgres://…" connection string, got ${JSON.stringify(spec.slice(0, 20))}…`,
+    );
+  }
+  const { PgMeta } = await import("./meta-pg.js");
+  return PgMeta.open(spec);
+}
+
 /**
  * Starts the hub: opens (or creates) `<dataDir>/hub.db` and the object store, then listens. Resolves
  * once the port is bound; `close()` drains requests in flight and closes everything.
@@ -306,7 +317,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       ? () => {}
       : (e: Omit<HubLogEntry, "time">) =>
           (options.log || defaultLog)({ time: new Date().toISOString(), ...e } as HubLogEntry);
-  const meta = Meta.open(join(dataDir, "hub.db"));
+  const meta = await openMeta(options.meta, dataDir);
   let blobs: Blobs;
   try {
     const backend = await storeBackend(options.store);
@@ -323,7 +334,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     meta,
     blobs,
     metrics: new Metrics(),
-    signer: new UrlSigner(),
+    signer: new UrlSigner(options.secret),
     envToken: options.token,
     maxUploadBytes: options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES,
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
@@ -397,7 +408,15 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   });
   const port = (server.address() as AddressInfo).port;
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
-  log({ level: "info", msg: "listening", url, dataDir, store: options.store ?? join(dataDir, "store") });
+  log({
+    level: "info",
+    msg: "listening",
+    url,
+    dataDir,
+    store: options.store ?? join(dataDir, "store"),
+    // The connection string may hold a password: name the kind only.
+    meta: options.meta ? "postgres" : join(dataDir, "hub.db"),
+  });
 
   let closing: Promise<void> | undefined;
   return {
@@ -408,9 +427,12 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     close(graceMs = 10_000) {
       closing ??= (async () => {
         const closed = new Promise<void>((r) => server.close(() => r()));
+        // Keep-alive connections turn idle as their last response ends: close them as they do.
+        const idle = setInterval(() => server.closeIdleConnections(), 50);
         server.closeIdleConnections();
         const timer = setTimeout(() => server.closeAllConnections(), graceMs);
         await closed;
+        clearInterval(idle);
         clearTimeout(timer);
         await blobs.close();
         await meta.close();

@@ -227,6 +227,16 @@ export interface HubOptions {
   readonly token?: string | undefined;
   /** Objects in S3 instead of `<dataDir>/store`: "s3://bucket/prefix" (see the README). */
   readonly store?: string | undefined;
+  /**
+   * Metadata in PostgreSQL instead of `<dataDir>/hub.db`: a "postgres://…" connection string. Several
+   * hub instances may share one database (and one S3 `store`).
+   */
+  readonly meta?: string | undefined;
+  /**
+   * Key that signs LFS upload URLs (LOWBIT_HUB_SECRET). Instances behind one load balancer need the
+   * same key, since a URL handed out by one may be used on another; default: random per process.
+   */
+  readonly secret?: string | undefined;
   /** Largest single uploaded file (default 50 GiB). */
   readonly maxUploadBytes?: number;
   /** Largest JSON / NDJSON request body (default 64 MiB). */

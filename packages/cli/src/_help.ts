@@ -9,6 +9,7 @@ Usage:
   lowbit compare [--json] A B
   lowbit embed build|search|eval [options]
   lowbit store init|ingest|restore|ls|stats|verify|gc --store <dir> [options]
+  lowbit hub serve|token|push|pull [options]
   lowbit help [command]
   lowbit --version
 
@@ -21,6 +22,7 @@ Commands:
   compare      per-tensor error of one safetensors file against another
   embed        compressed embedding collections: build, search, and recall/size evaluation
   store        deduplicated, delta-compressed model storage with byte-identical restore
+  hub          the model hub: an HF Hub compatible server, its tokens, push and pull (from a clone)
 
 Exit codes: 0 success, 1 error (bad data, file system), 2 usage error, 130 interrupted.
 Run 'lowbit <command> --help' for a command's options.
@@ -287,4 +289,18 @@ Examples:
   lowbit store ingest ./llama-chat --store models.store --name llama-chat --base llama-base --json
   lowbit store restore --store models.store llama-chat ./restored
   AWS_ENDPOINT_URL=http://127.0.0.1:9000 lowbit store stats --store s3://models/prod --json
+`;
+
+export const HUB_HELP = `Usage:
+  lowbit hub serve [--port N] [--host H] [--data DIR] [--store s3://bucket/prefix] [--max-upload-bytes N]
+  lowbit hub token create NAME [--read|--write] [--data DIR] [--json]
+  lowbit hub token list [--data DIR] [--json]
+  lowbit hub token revoke ID|NAME [--data DIR]
+  lowbit hub push DIR REPO [--endpoint URL] [--token T] [--branch B] [--message M] [--private] [--json]
+  lowbit hub pull REPO DIR [--revision REV] [--endpoint URL] [--token T] [--format NAME] [--json]
+
+The model hub: a Hugging Face Hub compatible HTTP server storing models deduplicated and
+delta-compressed, serving quantized variants on the fly (?format=nf4, ...). It is the @lowbit/hub app
+of the lowbit repository (apps/hub), not part of the published package: run it from a clone
+(npm install && npm start). There, 'lowbit hub <command> --help' shows each command's options.
 `;

@@ -11,6 +11,7 @@ import {
   DEQUANTIZE_HELP,
   EMBED_HELP,
   FORMATS_HELP,
+  HUB_HELP,
   INSPECT_HELP,
   MAIN_HELP,
   QUANTIZE_HELP,
@@ -91,6 +92,8 @@ interface Context {
 interface Command {
   readonly help: string;
   readonly run: (args: string[], ctx: Context) => Promise<number>;
+  /** Handles --help itself, per subcommand (hub). */
+  readonly ownHelp?: boolean;
 }
 
 const COMMANDS: Readonly<Record<string, Command>> = {
@@ -102,6 +105,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   compare: { help: COMPARE_HELP, run: runCompare },
   embed: { help: EMBED_HELP, run: runEmbed },
   store: { help: STORE_HELP, run: runStore },
+  hub: { help: HUB_HELP, run: runHub, ownHelp: true },
 };
 
 /**
@@ -142,7 +146,7 @@ async function dispatch(argv: string[], ctx: Context): Promise<number> {
     return ExitCode.OK;
   }
   const command = lookup(first);
-  if (wantsHelp(rest)) {
+  if (command.ownHelp !== true && wantsHelp(rest)) {
     ctx.stdout.write(command.help);
     return ExitCode.OK;
   }
@@ -1089,4 +1093,38 @@ async function runStoreGc(args: string[], ctx: Context): Promise<number> {
   );
   ctx.stdout.write(values.json === true ? `${JSON.stringify(report, null, 2)}\n` : gcText(report));
   return ExitCode.OK;
+}
+
+/**
+ * `lowbit hub …` runs the command line of the hub, the private app @lowbit/hub of this repository. It
+ * depends on this package, so it is found at run time: a static import would be a cycle, and the
+ * published @lowbit/cli does not have it.
+ */
+async function runHub(args: string[], ctx: Context): Promise<number> {
+  const spec = "@lowbit/hub/cli";
+  let hub: { hubMain(argv: readonly string[], io: CliIo): Promise<number> };
+  try {
+    hub = await import(spec);
+  } catch (e) {
+    const code = (e as { code?: unknown }).code;
+    const message = e instanceof Error ? e.message : "";
+    if (code === "ERR_MODULE_NOT_FOUND" && message.includes("'@lowbit/hub'")) {
+      ctx.stderr.write(
+        "lowbit hub: the hub is the @lowbit/hub app of the lowbit repository (apps/hub); run it from a clone\n",
+      );
+      return ExitCode.ERROR;
+    }
+    if (code === "ERR_MODULE_NOT_FOUND" && /[\\/]apps[\\/]hub[\\/]dist[\\/]cli\.js'/.test(message)) {
+      ctx.stderr.write(
+        "lowbit hub: the hub (apps/hub) is not built; run 'npm run build' in the repository\n",
+      );
+      return ExitCode.ERROR;
+    }
+    throw e;
+  }
+  return hub.hubMain(args, {
+    stdout: ctx.stdout,
+    stderr: ctx.stderr,
+    ...(ctx.signal !== undefined ? { signal: ctx.signal } : {}),
+  });
 }
