@@ -1,6 +1,7 @@
 import type { Suite } from "../harness.js";
 import { embedSuite } from "./embed.js";
 import { floats } from "./floats.js";
+import { hubSuite } from "./hub.js";
 import { quality } from "./quality.js";
 import { storeSuite } from "./store.js";
 import { vqSuite } from "./vq.js";
@@ -10,4 +11,12 @@ import { vqGlove8Suite, vqGlove16Suite } from "./vq-glove.js";
 export const suites: readonly Suite[] = [floats];
 
 /** Suites that compute their own results (quality, not timing); run after the timed suites. */
-export const customSuites = [quality, vqSuite, vqGlove8Suite, vqGlove16Suite, embedSuite, storeSuite] as const;
+export const customSuites = [
+  quality,
+  vqSuite,
+  vqGlove8Suite,
+  vqGlove16Suite,
+  embedSuite,
+  storeSuite,
+  hubSuite,
+] as const;
