@@ -379,6 +379,12 @@ export function parseCommitBody(text: string): ParsedCommit {
         const s = value["summary"];
         if (typeof s !== "string" || s.trim() === "")
           throw new HttpError(400, "header.summary must be a non-empty string");
+        if (
+          s.includes("\0") ||
+          (typeof value["description"] === "string" && value["description"].includes("\0"))
+        ) {
+          throw new HttpError(400, "header: summary and description cannot contain NUL characters");
+        }
         out.summary = s.slice(0, 1000);
         const d = value["description"];
         out.description = typeof d === "string" ? d.slice(0, 100_000) : "";

@@ -3,48 +3,38 @@
  * branches and hashed tokens. Every method runs in one transaction, so a crash leaves the previous state;
  * WAL with `synchronous=FULL` makes a commit durable once its call has returned.
  */
-import { createHash, randomBytes } from "node:crypto";
-import {
-  assertBoolean,
-  assertInteger,
-  assertOneOf,
-  ConflictError,
-  describe,
-  NotFoundError,
-  UnsupportedError,
-} from "@lowbit/bits";
+import { assertBoolean, assertInteger, UnsupportedError } from "@lowbit/bits";
 import Database from "better-sqlite3";
-import { assertBranchName, assertRepoId, assertRepoPath, isCommitOid, isSha256 } from "./names.js";
-import type {
-  Commit,
-  CommitChanges,
-  MetaStore,
-  NewCommit,
-  Ref,
-  Repo,
-  TokenInfo,
-  TokenRole,
-  TreeFile,
-} from "./types.js";
+import {
+  applyChanges,
+  assertNewCommit,
+  assertNewRepo,
+  assertString,
+  branchExists,
+  branchNotFound,
+  commitAt,
+  commitBranchNotFound,
+  commitNotFound,
+  commitWhere,
+  DEFAULT_BRANCH,
+  defaultBranchUndeletable,
+  headMoved,
+  initialCommit,
+  newToken,
+  repoExists,
+  repoNotFound,
+  sameCommit,
+  tokenExists,
+  tokenLookupHash,
+} from "./_meta-common.js";
+import { assertBranchName, isCommitOid } from "./names.js";
+import type { Commit, MetaStore, NewCommit, Ref, Repo, TokenInfo, TokenRole, TreeFile } from "./types.js";
 
 /** Bumped on every schema change; a file with a newer version is refused rather than misread. */
 export const META_SCHEMA_VERSION = 1;
 /** "LBHB": marks the file as a lowbit hub database (PRAGMA application_id). */
 const APPLICATION_ID = 0x4c424842;
 const BUSY_TIMEOUT_MS = 10_000;
-const DEFAULT_BRANCH = "main";
-// "hf_" because @huggingface/hub refuses tokens that do not start with it.
-const TOKEN_PREFIX = "hf_lowbit_";
-/** "hf_lowbit_" + base64url of 32 bytes. */
-const TOKEN_LENGTH = TOKEN_PREFIX.length + 43;
-const TOKEN_NAME = /^[A-Za-z0-9._-]{1,64}$/;
-/** Author names the server uses for itself: a token with such a name would make authorship ambiguous. */
-const RESERVED_TOKEN_NAMES = new Set(["anonymous", "env"]);
-const TOKEN_ROLES: readonly TokenRole[] = ["read", "write"];
-// C0 and C1 controls (and DEL) would make the canonical commit text ambiguous.
-// biome-ignore lint/suspicious/noControlCharactersInRegex: the point is to reject them
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
-
 const SCHEMA = `
 CREATE TABLE repos (
   rid INTEGER PRIMARY KEY,
@@ -180,50 +170,6 @@ function prepareAll(db: Db) {
 
 type Statements = ReturnType<typeof prepareAll>;
 
-function sha256Hex(text: string): string {
-  return createHash("sha256").update(text, "utf8").digest("hex");
-}
-
-function sha1Hex(text: string): string {
-  return createHash("sha1").update(text, "utf8").digest("hex");
-}
-
-/** UTF-8 byte order (= code point order), as SQLite's BINARY collation sorts the stored paths. */
-function byteOrder(a: string, b: string): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    const x = a.charCodeAt(i);
-    const y = b.charCodeAt(i);
-    if (x !== y) {
-      // UTF-16 puts surrogates (code points above U+FFFF) below U+E000–U+FFFF; UTF-8 puts them above.
-      const xs = x >= 0xd800 && x <= 0xdfff;
-      const ys = y >= 0xd800 && y <= 0xdfff;
-      if (xs !== ys) return xs ? 1 : -1;
-      return x - y;
-    }
-  }
-  return a.length - b.length;
-}
-
-/** sha1 of the sorted listing; paths hold no control characters, so tab and newline separate safely. */
-function treeHash(sorted: readonly TreeFile[]): string {
-  const lines = sorted.map((f) => `${f.sha256} ${f.size} ${f.lfs ? "lfs" : "regular"}\t${f.path}\n`);
-  return sha1Hex(lines.join(""));
-}
-
-/** The commit's canonical text, hashed into its oid. */
-function commitOid(
-  tree: string,
-  parent: string | null,
-  author: string,
-  createdAt: string,
-  summary: string,
-  description: string,
-): string {
-  const parents = parent === null ? "" : `parent ${parent}\n`;
-  return sha1Hex(`tree ${tree}\n${parents}author ${author} ${createdAt}\n\n${summary}\n\n${description}`);
-}
-
 function toRepo(row: RepoRow): Repo {
   return { id: row.id, private: row.private === 1, createdAt: row.created_at };
 }
@@ -246,63 +192,6 @@ function toFile(row: FileRow): TreeFile {
 
 function toToken(row: TokenRow): TokenInfo {
   return { id: row.id, name: row.name, role: row.role, createdAt: row.created_at };
-}
-
-function assertString(value: unknown, what: string): asserts value is string {
-  if (typeof value !== "string") throw new TypeError(`${what} must be a string, got ${describe(value)}`);
-}
-
-function assertObject(value: unknown, what: string): asserts value is object {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new TypeError(`${what} must be an object, got ${describe(value)}`);
-  }
-}
-
-function assertArray(value: unknown, what: string): asserts value is readonly unknown[] {
-  if (!Array.isArray(value)) throw new TypeError(`${what} must be an array, got ${describe(value)}`);
-}
-
-function assertAuthor(value: unknown, what: string): asserts value is string {
-  assertString(value, what);
-  if (value.length < 1 || value.length > 256 || CONTROL.test(value)) {
-    throw new RangeError(
-      `${what} must be 1–256 characters without control characters, got ${describe(value)}`,
-    );
-  }
-}
-
-function assertTreeFile(value: unknown, what: string): asserts value is TreeFile {
-  assertObject(value, what);
-  const f = value as Record<string, unknown>;
-  assertRepoPath(f["path"], `${what}.path`);
-  assertInteger(f["size"], `${what}.size`, 0, Number.MAX_SAFE_INTEGER);
-  assertString(f["sha256"], `${what}.sha256`);
-  if (!isSha256(f["sha256"])) {
-    throw new RangeError(`${what}.sha256 must be 64 lowercase hex digits, got ${describe(f["sha256"])}`);
-  }
-  assertString(f["gitOid"], `${what}.gitOid`);
-  if (!isCommitOid(f["gitOid"])) {
-    throw new RangeError(`${what}.gitOid must be 40 lowercase hex digits, got ${describe(f["gitOid"])}`);
-  }
-  assertBoolean(f["lfs"], `${what}.lfs`);
-}
-
-function assertChanges(value: unknown): asserts value is CommitChanges {
-  assertObject(value, "changes");
-  const c = value as Record<string, unknown>;
-  const put = c["put"];
-  const del = c["delete"];
-  const folders = c["deleteFolders"];
-  assertArray(put, "changes.put");
-  assertArray(del, "changes.delete");
-  assertArray(folders, "changes.deleteFolders");
-  for (let i = 0; i < put.length; i++) assertTreeFile(put[i], `changes.put[${i}]`);
-  for (let i = 0; i < del.length; i++) assertRepoPath(del[i], `changes.delete[${i}]`);
-  for (let i = 0; i < folders.length; i++) assertRepoPath(folders[i], `changes.deleteFolders[${i}]`);
-}
-
-function repoNotFound(id: string): NotFoundError {
-  return new NotFoundError(`repository ${JSON.stringify(id)} not found`);
 }
 
 /** Metadata over one SQLite file (or ":memory:"); see `MetaStore`. */
@@ -380,25 +269,15 @@ export class Meta implements MetaStore {
 
   createRepo(id: string, options: { readonly private: boolean; readonly author: string }): Repo {
     const s = this.#st();
-    assertRepoId(id);
-    assertObject(options, "options");
-    assertBoolean(options.private, "options.private");
-    assertAuthor(options.author, "options.author");
+    assertNewRepo(id, options);
     return this.#tx(() => {
       const existing = s.repoNocase.get(id);
-      if (existing !== undefined) {
-        throw new ConflictError(
-          existing === id
-            ? `repository ${JSON.stringify(id)} already exists`
-            : `repository ${JSON.stringify(id)} conflicts with the existing ${JSON.stringify(existing)} (names are case-insensitive)`,
-        );
-      }
+      if (existing !== undefined) throw repoExists(id, existing);
       const createdAt = new Date().toISOString();
       const rid = Number(s.insertRepo.run(id, options.private ? 1 : 0, createdAt).lastInsertRowid);
-      const summary = "initial commit";
-      const oid = commitOid(treeHash([]), null, options.author, createdAt, summary, "");
-      s.insertCommit.run(rid, oid, null, summary, "", options.author, createdAt);
-      s.insertRef.run(rid, DEFAULT_BRANCH, oid);
+      const first = initialCommit(id, options.author, createdAt);
+      s.insertCommit.run(rid, first.oid, null, first.summary, "", options.author, createdAt);
+      s.insertRef.run(rid, DEFAULT_BRANCH, first.oid);
       return { id, private: options.private, createdAt };
     });
   }
@@ -460,17 +339,9 @@ export class Meta implements MetaStore {
     assertString(oid, "oid");
     this.#tx(() => {
       const { rid } = this.#repoRow(repo);
-      if (s.commit.get(rid, oid) === undefined) {
-        throw new NotFoundError(
-          `commit ${JSON.stringify(oid)} not found in repository ${JSON.stringify(repo)}`,
-        );
-      }
+      if (s.commit.get(rid, oid) === undefined) throw commitNotFound(oid, repo);
       const at = s.ref.get(rid, name);
-      if (at !== undefined) {
-        throw new ConflictError(
-          `branch ${JSON.stringify(name)} of ${JSON.stringify(repo)} already exists (at ${at})`,
-        );
-      }
+      if (at !== undefined) throw branchExists(repo, name, at);
       s.insertRef.run(rid, name, oid);
     });
   }
@@ -481,17 +352,8 @@ export class Meta implements MetaStore {
     assertString(name, "branch name");
     this.#tx(() => {
       const { rid } = this.#repoRow(repo);
-      if (s.ref.get(rid, name) === undefined) {
-        throw new NotFoundError(
-          `branch ${JSON.stringify(name)} not found in repository ${JSON.stringify(repo)}`,
-        );
-      }
-      // The routes resolve "main" (and HEAD) by default; as on the Hugging Face Hub it cannot go.
-      if (name === DEFAULT_BRANCH) {
-        throw new ConflictError(
-          `cannot delete the default branch ${JSON.stringify(DEFAULT_BRANCH)} of ${JSON.stringify(repo)}`,
-        );
-      }
+      if (s.ref.get(rid, name) === undefined) throw branchNotFound(repo, name);
+      if (name === DEFAULT_BRANCH) throw defaultBranchUndeletable(repo);
       s.deleteRef.run(rid, name);
     });
   }
@@ -516,11 +378,7 @@ export class Meta implements MetaStore {
       let next: string | null = oid;
       while (next !== null && out.length < limit) {
         const row = s.commit.get(rid, next);
-        if (row === undefined) {
-          throw new NotFoundError(
-            `commit ${JSON.stringify(next)} not found in repository ${JSON.stringify(repo)}`,
-          );
-        }
+        if (row === undefined) throw commitNotFound(next, repo);
         out.push(toCommit(repo, row));
         next = row.parent;
       }
@@ -530,7 +388,7 @@ export class Meta implements MetaStore {
 
   #cid(oid: string): number {
     const cid = this.#st().anyCommit.get(oid);
-    if (cid === undefined) throw new NotFoundError(`commit ${JSON.stringify(oid)} not found`);
+    if (cid === undefined) throw commitNotFound(oid);
     return cid;
   }
 
@@ -553,14 +411,7 @@ export class Meta implements MetaStore {
 
   commit(c: NewCommit): Commit {
     this.#st();
-    assertObject(c, "commit");
-    assertString(c.repo, "commit.repo");
-    assertString(c.branch, "commit.branch");
-    if (c.expectedHead !== undefined) assertString(c.expectedHead, "commit.expectedHead");
-    assertString(c.summary, "commit.summary");
-    assertString(c.description, "commit.description");
-    assertAuthor(c.author, "commit.author");
-    assertChanges(c.changes);
+    assertNewCommit(c);
     return this.#commitTx(c);
   }
 
@@ -569,77 +420,26 @@ export class Meta implements MetaStore {
     const s = this.#st();
     const { rid } = this.#repoRow(c.repo);
     const head = s.ref.get(rid, c.branch);
-    if (head === undefined) {
-      throw new NotFoundError(
-        `revision ${JSON.stringify(c.branch)} not found in repository ${JSON.stringify(c.repo)} (commits go to an existing branch)`,
-      );
-    }
-    if (c.expectedHead !== undefined && c.expectedHead !== head) {
-      throw new ConflictError(
-        `branch ${JSON.stringify(c.branch)} of ${JSON.stringify(c.repo)} is at ${head}, not at the expected parent commit ${c.expectedHead}`,
-      );
-    }
+    if (head === undefined) throw commitBranchNotFound(c.repo, c.branch);
+    if (c.expectedHead !== undefined && c.expectedHead !== head) throw headMoved(c, head);
     const parentCid = s.commit.get(rid, head)!.cid;
     const tree = new Map<string, TreeFile>();
     for (const row of s.tree.iterate(parentCid)) tree.set(row[0], toFile(row));
-
-    const where = `revision ${JSON.stringify(c.branch)} of ${JSON.stringify(c.repo)}`;
-    for (const path of c.changes.delete) {
-      if (!tree.delete(path))
-        throw new NotFoundError(`cannot delete ${JSON.stringify(path)}: no such file in ${where}`);
-    }
-    for (const folder of c.changes.deleteFolders) {
-      const prefix = `${folder}/`;
-      let removed = 0;
-      for (const path of tree.keys()) {
-        if (path.startsWith(prefix)) {
-          tree.delete(path);
-          removed++;
-        }
-      }
-      if (removed === 0) {
-        throw new NotFoundError(`cannot delete folder ${JSON.stringify(folder)}: no such folder in ${where}`);
-      }
-    }
-    for (const f of c.changes.put) {
-      tree.set(f.path, { path: f.path, size: f.size, sha256: f.sha256, gitOid: f.gitOid, lfs: f.lfs });
-    }
-    if (c.changes.put.length > 0) checkFoldersAgainstFiles(tree, c.changes.put);
-
-    const files = [...tree.values()].sort((a, b) => byteOrder(a.path, b.path));
-    const hash = treeHash(files);
-    // Identical inputs in the same millisecond give the same oid: that is the same commit, reused. An
-    // oid that exists with other fields (a summary/description split differently) moves the time on.
-    let time = Date.now();
-    for (;;) {
-      const createdAt = new Date(time).toISOString();
-      const oid = commitOid(hash, head, c.author, createdAt, c.summary, c.description);
-      const existing = s.commit.get(rid, oid);
+    const { files, hash } = applyChanges(tree, c.changes, commitWhere(c));
+    for (let time = Date.now(); ; time++) {
+      const next = commitAt(c, head, hash, time);
+      const existing = s.commit.get(rid, next.oid);
       if (existing === undefined) {
         const cid = Number(
-          s.insertCommit.run(rid, oid, head, c.summary, c.description, c.author, createdAt).lastInsertRowid,
+          s.insertCommit.run(rid, next.oid, head, c.summary, c.description, c.author, next.createdAt)
+            .lastInsertRowid,
         );
         for (const f of files) s.insertFile.run(cid, f.path, f.size, f.sha256, f.gitOid, f.lfs ? 1 : 0);
-      } else if (
-        existing.parent !== head ||
-        existing.summary !== c.summary ||
-        existing.description !== c.description ||
-        existing.author !== c.author ||
-        existing.created_at !== createdAt
-      ) {
-        time++;
+      } else if (!sameCommit({ ...existing, createdAt: existing.created_at }, next)) {
         continue;
       }
-      s.moveRef.run(oid, rid, c.branch);
-      return {
-        oid,
-        repo: c.repo,
-        parents: [head],
-        summary: c.summary,
-        description: c.description,
-        author: c.author,
-        createdAt,
-      };
+      s.moveRef.run(next.oid, rid, c.branch);
+      return next;
     }
   }
 
@@ -655,28 +455,10 @@ export class Meta implements MetaStore {
 
   createToken(name: string, role: TokenRole): { readonly token: string; readonly info: TokenInfo } {
     const s = this.#st();
-    assertString(name, "token name");
-    if (!TOKEN_NAME.test(name)) {
-      throw new RangeError(`token name must be 1–64 of A-Z a-z 0-9 . _ -, got ${describe(name)}`);
-    }
-    if (RESERVED_TOKEN_NAMES.has(name)) {
-      throw new RangeError(
-        `token name ${JSON.stringify(name)} is reserved (it names the server's own authors)`,
-      );
-    }
-    assertOneOf(role, TOKEN_ROLES, "role");
-    const token = TOKEN_PREFIX + randomBytes(32).toString("base64url");
-    const info: TokenInfo = {
-      id: randomBytes(8).toString("hex"),
-      name,
-      role,
-      createdAt: new Date().toISOString(),
-    };
+    const { token, info, secretSha256 } = newToken(name, role);
     this.#tx(() => {
-      if (s.tokenByName.get(name) !== undefined) {
-        throw new ConflictError(`a token named ${JSON.stringify(name)} already exists`);
-      }
-      s.insertToken.run(info.id, name, role, sha256Hex(token), info.createdAt);
+      if (s.tokenByName.get(name) !== undefined) throw tokenExists(name);
+      s.insertToken.run(info.id, name, role, secretSha256, info.createdAt);
     });
     return { token, info };
   }
@@ -688,10 +470,9 @@ export class Meta implements MetaStore {
    */
   checkToken(token: string): TokenInfo | undefined {
     const s = this.#st();
-    if (typeof token !== "string" || token.length !== TOKEN_LENGTH || !token.startsWith(TOKEN_PREFIX)) {
-      return undefined;
-    }
-    const row = s.tokenBySecret.get(sha256Hex(token));
+    const hash = tokenLookupHash(token);
+    if (hash === undefined) return undefined;
+    const row = s.tokenBySecret.get(hash);
     return row === undefined ? undefined : toToken(row);
   }
 
@@ -729,38 +510,5 @@ function checkVersion(db: Db, file: string, version: number): void {
   const ours = version === 0 ? objects === 0 && appId === 0 : appId === APPLICATION_ID;
   if (!ours) {
     throw new UnsupportedError(`${file} is a SQLite database but not lowbit hub metadata`);
-  }
-}
-
-/**
- * A path is either a file or a folder. The parent tree is consistent, so only the new paths can clash:
- * with a file standing where a folder of theirs must be, or with files under their own path.
- */
-function checkFoldersAgainstFiles(tree: ReadonlyMap<string, TreeFile>, put: readonly TreeFile[]): void {
-  const folders = new Set<string>();
-  for (const path of tree.keys()) {
-    for (let i = path.indexOf("/"); i !== -1; i = path.indexOf("/", i + 1)) folders.add(path.slice(0, i));
-  }
-  for (const { path } of put) {
-    if (folders.has(path)) {
-      let inside = "";
-      for (const p of tree.keys()) {
-        if (p.startsWith(`${path}/`)) {
-          inside = p;
-          break;
-        }
-      }
-      throw new ConflictError(
-        `cannot add file ${JSON.stringify(path)}: it is a folder in the tree (holding ${JSON.stringify(inside)})`,
-      );
-    }
-    for (let i = path.indexOf("/"); i !== -1; i = path.indexOf("/", i + 1)) {
-      const prefix = path.slice(0, i);
-      if (tree.has(prefix)) {
-        throw new ConflictError(
-          `cannot add file ${JSON.stringify(path)}: ${JSON.stringify(prefix)} is a file`,
-        );
-      }
-    }
   }
 }
