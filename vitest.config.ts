@@ -6,7 +6,10 @@ export default defineConfig({
   test: {
     include: [
       "packages/*/test/**/*.test.ts",
-      "apps/*/test/**/*.test.ts", "test/*/src/**/*.test.ts", "tools/*/test/**/*.test.ts"],
+      "apps/*/test/**/*.test.ts",
+      "test/*/src/**/*.test.ts",
+      "tools/*/test/**/*.test.ts",
+    ],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: "forks",

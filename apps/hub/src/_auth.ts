@@ -74,7 +74,8 @@ export class UrlSigner {
 
   /** `secret`: shared by every instance that must accept the others' URLs; default random. */
   constructor(secret?: string) {
-    this.key = secret === undefined || secret === "" ? randomBytes(32) : createHash("sha256").update(secret).digest();
+    this.key =
+      secret === undefined || secret === "" ? randomBytes(32) : createHash("sha256").update(secret).digest();
   }
 
   sign(parts: readonly (string | number)[], ttlSeconds: number): { exp: number; sig: string } {

@@ -18,8 +18,8 @@ export {
 } from "./server.js";
 export type {
   BlobInfo,
-  BlobsApi,
   BlobStats,
+  BlobsApi,
   BlobsStats,
   Commit,
   CommitChanges,
