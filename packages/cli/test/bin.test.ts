@@ -335,7 +335,7 @@ describe("errors", () => {
     const r = lowbit(dir, "compress");
     expect(r.code).toBe(2);
     expect(r.stderr).toBe(
-      "lowbit: unknown command \"compress\"; commands: formats, convert, inspect, quantize, dequantize, compare, embed, store\nRun 'lowbit --help' for usage.\n",
+      "lowbit: unknown command \"compress\"; commands: formats, convert, inspect, quantize, dequantize, compare, embed, store, hub\nRun 'lowbit --help' for usage.\n",
     );
     const none = lowbit(dir);
     expect(none.code).toBe(2);
