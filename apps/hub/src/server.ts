@@ -40,7 +40,11 @@ import { PAGE_HTML } from "./web.js";
 
 export const DEFAULT_PORT = 8080;
 export const DEFAULT_HOST = "127.0.0.1";
-export const DEFAULT_MAX_UPLOAD_BYTES = 50 * 1024 ** 3;
+/**
+ * Largest single file: @lowbit/store reads a file into one buffer to ingest it, and Node's buffers
+ * stop at 4 GiB. Larger uploads are refused by the batch endpoint, before any byte moves.
+ */
+export const DEFAULT_MAX_UPLOAD_BYTES = 2 ** 32 - 1;
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024 ** 2;
 
 /** Sub-resources of `/api/models/{repo}/…`: they tell a one-segment repo id from a two-segment one. */
@@ -336,7 +340,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     metrics: new Metrics(),
     signer: new UrlSigner(options.secret),
     envToken: options.token,
-    maxUploadBytes: options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES,
+    maxUploadBytes: Math.min(options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_MAX_UPLOAD_BYTES),
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     log,
   };
