@@ -74,6 +74,16 @@ export function sendJson(
   res.end(res.req.method === "HEAD" ? undefined : body);
 }
 
+/** Runs a validation: its RangeError or TypeError (a bad argument from the client) becomes a 400. */
+export function checked<T>(validate: () => T): T {
+  try {
+    return validate();
+  } catch (e) {
+    if (e instanceof RangeError || e instanceof TypeError) throw new HttpError(400, e.message);
+    throw e;
+  }
+}
+
 /** Maps any thrown value to a status and a JSON body `{error, code?}`; headers carry X-Error-*. */
 export function toHttpError(e: unknown): HttpError {
   if (e instanceof HttpError) return e;

@@ -4,7 +4,7 @@ import { listQuantizers } from "@lowbit/formats";
 import type { StoredFile } from "@lowbit/store";
 import { requireRead } from "./_auth.js";
 import type { Call, HubContext } from "./_context.js";
-import { HttpError, originOf, parseRange, readObject, sendJson } from "./_http.js";
+import { checked, HttpError, originOf, parseRange, readObject, sendJson } from "./_http.js";
 import { parseVariantQuery } from "./blobs.js";
 import { assertRepoPath, lfsPointer } from "./names.js";
 import type { Commit, Repo, TreeFile } from "./types.js";
@@ -12,11 +12,6 @@ import type { Commit, Repo, TreeFile } from "./types.js";
 /** Tree pages: the Hub's default page size, and the most a client may ask for. */
 const PAGE = 1000;
 const MAX_PAGE = 10_000;
-
-function badRequest(e: unknown): never {
-  if (e instanceof RangeError || e instanceof TypeError) throw new HttpError(400, e.message);
-  throw e;
-}
 
 /** Repo (readable by the caller) and the commit a revision names, or the Hub's 404s. */
 export async function repoAt(
@@ -61,11 +56,7 @@ export async function resolveRoute(
   path: string,
 ): Promise<void> {
   const { oid } = await repoAt(ctx, call, id, rev);
-  try {
-    assertRepoPath(path);
-  } catch (e) {
-    badRequest(e);
-  }
+  checked(() => assertRepoPath(path));
   const file = await ctx.meta.file(oid, path);
   if (file === undefined) {
     throw new HttpError(404, `${path} does not exist at revision ${rev} of ${id}`, {
@@ -73,12 +64,7 @@ export async function resolveRoute(
       headers: { "X-Repo-Commit": oid },
     });
   }
-  let recipe: ReturnType<typeof parseVariantQuery>;
-  try {
-    recipe = parseVariantQuery(call.url.searchParams);
-  } catch (e) {
-    badRequest(e);
-  }
+  const recipe = checked(() => parseVariantQuery(call.url.searchParams));
   const headers: Record<string, string> = {
     "X-Repo-Commit": oid,
     "Accept-Ranges": "bytes",
@@ -254,13 +240,7 @@ export async function treeRoute(
   path: string,
 ): Promise<void> {
   const { oid } = await repoAt(ctx, call, id, rev);
-  if (path !== "") {
-    try {
-      assertRepoPath(path);
-    } catch (e) {
-      badRequest(e);
-    }
-  }
+  if (path !== "") checked(() => assertRepoPath(path));
   const tree = await ctx.meta.tree(oid);
   const q = call.url.searchParams;
   const recursive = /^(1|true|True)$/.test(q.get("recursive") ?? "");

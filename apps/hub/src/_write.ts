@@ -1,7 +1,7 @@
 import { LowbitError } from "@lowbit/bits";
 import { requireRead, requireWrite } from "./_auth.js";
 import type { Call, HubContext } from "./_context.js";
-import { HttpError, originOf, readBody, readObject, sendJson } from "./_http.js";
+import { checked, HttpError, originOf, readBody, readObject, sendJson } from "./_http.js";
 import { drained, repoAt } from "./_read.js";
 import {
   assertBranchName,
@@ -21,11 +21,6 @@ const LFS_EXTENSIONS =
   /\.(safetensors|bin|pt|pth|ckpt|onnx|gguf|h5|msgpack|npy|npz|tflite|pb|ot|zip|gz|zst|tar|parquet|arrow)$/i;
 /** How long an upload URL from the batch endpoint stays valid. */
 const UPLOAD_TTL_S = 3600;
-
-function bad(e: unknown): never {
-  if (e instanceof RangeError || e instanceof TypeError) throw new HttpError(400, e.message);
-  throw e;
-}
 
 function str(body: Record<string, unknown>, key: string, optional = false): string | undefined {
   const v = body[key];
@@ -51,11 +46,7 @@ export async function createRepoRoute(ctx: HubContext, call: Call): Promise<void
   const type = str(body, "type", true) ?? "model";
   if (type !== "model") throw new HttpError(400, `only model repos are supported, got type ${type}`);
   const id = org === undefined || name.includes("/") ? name : `${org}/${name}`;
-  try {
-    assertRepoId(id);
-  } catch (e) {
-    bad(e);
-  }
+  checked(() => assertRepoId(id));
   const isPrivate = body["private"] === true || body["visibility"] === "private";
   const url = `${originOf(call.req)}/${id}`;
   const existing = await ctx.meta.getRepo(id);
@@ -99,11 +90,7 @@ export async function settingsRoute(ctx: HubContext, call: Call, id: string): Pr
 /** `POST|DELETE /api/models/{repo}/branch/{branch}` `{startingPoint?}`. */
 export async function branchRoute(ctx: HubContext, call: Call, id: string, branch: string): Promise<void> {
   await writableRepo(ctx, call, id);
-  try {
-    assertBranchName(branch);
-  } catch (e) {
-    bad(e);
-  }
+  checked(() => assertBranchName(branch));
   if (call.req.method === "DELETE") {
     if (branch === "main") throw new HttpError(403, "the main branch cannot be deleted");
     await ctx.meta.deleteBranch(id, branch);
@@ -140,12 +127,8 @@ export async function preuploadRoute(ctx: HubContext, call: Call, id: string, re
   for (const [i, f] of (files as unknown[]).entries()) {
     if (typeof f !== "object" || f === null) throw new HttpError(400, `files[${i}] must be an object`);
     const o = f as Record<string, unknown>;
-    const path = o["path"];
-    try {
-      assertRepoPath(path, `files[${i}].path`);
-    } catch (e) {
-      bad(e);
-    }
+    const path = o["path"] as string;
+    checked(() => assertRepoPath(o["path"], `files[${i}].path`));
     const size = o["size"];
     if (typeof size !== "number" || !Number.isSafeInteger(size) || size < 0) {
       throw new HttpError(400, `files[${i}].size must be a non-negative integer`);
@@ -349,14 +332,11 @@ export function parseCommitBody(text: string): ParsedCommit {
   if (lines.length === 0) throw new HttpError(400, "commit body is empty: expected NDJSON lines");
   const seen = new Set<string>();
   const claim = (path: unknown, line: number): string => {
-    try {
-      assertRepoPath(path, `line ${line}: path`);
-    } catch (e) {
-      bad(e);
-    }
-    if (seen.has(path)) throw new HttpError(400, `line ${line}: ${path} appears twice in one commit`);
-    seen.add(path);
-    return path;
+    checked(() => assertRepoPath(path, `line ${line}: path`));
+    if (seen.has(path as string))
+      throw new HttpError(400, `line ${line}: ${path} appears twice in one commit`);
+    seen.add(path as string);
+    return path as string;
   };
   for (const [i, line] of lines.entries()) {
     const n = i + 1;
