@@ -9,6 +9,55 @@ import { parseVariantQuery } from "./blobs.js";
 import { assertRepoPath, lfsPointer } from "./names.js";
 import type { Commit, Repo, TreeFile } from "./types.js";
 
+/** Variant computations running at once per process, and requests that may wait for a slot. */
+const MAX_VARIANT_JOBS = 2;
+const MAX_VARIANT_QUEUE = 32;
+
+/** A counting semaphore whose waiters give up when their request is aborted. */
+class Slots {
+  private free: number;
+  private readonly queue: (() => void)[] = [];
+
+  constructor(n: number) {
+    this.free = n;
+  }
+
+  get waiting(): number {
+    return this.queue.length;
+  }
+
+  async acquire(signal: AbortSignal): Promise<() => void> {
+    if (this.free > 0) this.free--;
+    else {
+      await new Promise<void>((resolve, reject) => {
+        const wake = () => {
+          signal.removeEventListener("abort", abort);
+          resolve();
+        };
+        const abort = () => {
+          const i = this.queue.indexOf(wake);
+          if (i >= 0) this.queue.splice(i, 1);
+          reject(Object.assign(new Error("request aborted"), { name: "AbortError" }));
+        };
+        if (signal.aborted) return abort();
+        signal.addEventListener("abort", abort, { once: true });
+        this.queue.push(wake);
+      });
+    }
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.queue.shift();
+      // A slot passes straight to the next waiter; only with no waiter is it freed.
+      if (next !== undefined) next();
+      else this.free++;
+    };
+  }
+}
+
+const variantSlots = new Slots(MAX_VARIANT_JOBS);
+
 /** Tree pages: the Hub's default page size, and the most a client may ask for. */
 const PAGE = 1000;
 const MAX_PAGE = 10_000;
@@ -91,7 +140,20 @@ export async function resolveRoute(
     if (v === undefined) {
       ctx.metrics.variantMisses++;
       const started = Date.now();
-      v = await ctx.blobs.variant({ sha256: file.sha256, size: file.size }, recipe, { signal: call.signal });
+      // Quantizing is CPU work anyone may ask for: a few at a time, and a bounded queue behind them.
+      if (variantSlots.waiting >= MAX_VARIANT_QUEUE) {
+        throw new HttpError(503, "too many quantized variants are being computed; retry shortly", {
+          headers: { "Retry-After": "10" },
+        });
+      }
+      const release = await variantSlots.acquire(call.signal);
+      try {
+        v = await ctx.blobs.variant({ sha256: file.sha256, size: file.size }, recipe, {
+          signal: call.signal,
+        });
+      } finally {
+        release();
+      }
       ctx.log({
         level: "info",
         msg: "variant computed",

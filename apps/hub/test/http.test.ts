@@ -138,6 +138,28 @@ describe("resolve", () => {
   });
 });
 
+describe("variants", () => {
+  it("computes several formats at once (two at a time), each its own cached file", async () => {
+    const formats = ["nf4", "int8", "float8_e4m3fn", "float16", "bfloat16"];
+    const res = await Promise.all(
+      formats.map((f) => api(`/org/m/resolve/main/model.safetensors?format=${f}`)),
+    );
+    expect(res.map((r) => r.status)).toEqual(formats.map(() => 200));
+    const etags = new Set(res.map((r) => r.headers.get("etag")));
+    expect(etags.size).toBe(formats.length);
+    for (const [i, r] of res.entries()) {
+      const bytes = new Uint8Array(await r.arrayBuffer());
+      expect(r.headers.get("etag"), formats[i]).toBe(`"${sha256(bytes)}"`);
+      expect(r.headers.get("x-lowbit-variant")).toBe(formats[i]);
+    }
+    const again = await api("/org/m/resolve/main/model.safetensors?format=int8", { method: "HEAD" });
+    expect(again.headers.get("x-lowbit-cache")).toBe("hit");
+    // A variant of a file that is not safetensors, and bad options, are client errors.
+    expect((await api("/org/m/resolve/main/config.json?format=nf4")).status).toBe(422);
+    expect((await api("/org/m/resolve/main/model.safetensors?format=nf4&nope=1")).status).toBe(400);
+  });
+});
+
 describe("api", () => {
   it("lists the tree with LFS info and paginates with an absolute Link", async () => {
     const res = await api("/api/models/org/m/tree/main?limit=1");
