@@ -13,11 +13,18 @@ export class HttpError extends Error {
   readonly hfCode: HfErrorCode | undefined;
   readonly code: string | undefined;
   readonly headers: Readonly<Record<string, string>>;
+  /** Extra fields of the JSON body (the Hub's 409 on repo creation carries the repo's `url`). */
+  readonly extra: Readonly<Record<string, string>>;
 
   constructor(
     status: number,
     message: string,
-    options: { hfCode?: HfErrorCode; code?: string; headers?: Record<string, string> } = {},
+    options: {
+      hfCode?: HfErrorCode;
+      code?: string;
+      headers?: Record<string, string>;
+      extra?: Record<string, string>;
+    } = {},
   ) {
     super(message);
     this.name = "HttpError";
@@ -25,6 +32,7 @@ export class HttpError extends Error {
     this.hfCode = options.hfCode;
     this.code = options.code;
     this.headers = options.headers ?? {};
+    this.extra = options.extra ?? {};
   }
 }
 
@@ -109,7 +117,7 @@ export function sendError(res: ServerResponse, err: HttpError): void {
   // Header values must be latin1 without newlines.
   headers["X-Error-Message"] = err.message.replace(/[^\x20-\x7e]/g, "?").slice(0, 500);
   if (err.hfCode !== undefined) headers["X-Error-Code"] = err.hfCode;
-  const body: Record<string, string> = { error: err.message };
+  const body: Record<string, string> = { ...err.extra, error: err.message };
   if (err.code !== undefined) body["code"] = err.code;
   if (err.hfCode !== undefined) body["errorCode"] = err.hfCode;
   sendJson(res, err.status, body, headers);

@@ -52,9 +52,7 @@ export async function createRepoRoute(ctx: HubContext, call: Call): Promise<void
   const existing = await ctx.meta.getRepo(id);
   if (existing !== undefined) {
     // The clients' `exist_ok` looks for 409 and carries on.
-    throw new HttpError(409, `You already created this model repo: ${id}`, {
-      headers: { "X-Repo-Url": url },
-    });
+    throw new HttpError(409, `You already created this model repo: ${id}`, { extra: { url } });
   }
   await ctx.meta.createRepo(id, { private: isPrivate, author: call.who.name });
   ctx.log({ level: "info", msg: "repo created", repo: id, by: call.who.name, private: isPrivate });

@@ -58,6 +58,8 @@ const REPO_ACTIONS = new Set([
   "commit",
   "branch",
   "settings",
+  "xet-write-token",
+  "xet-read-token",
 ]);
 
 function decode(segment: string): string {
@@ -137,6 +139,10 @@ async function modelsApi(ctx: HubContext, call: Call, segs: readonly string[]): 
     case "settings":
       allow(call, "PUT");
       return settingsRoute(ctx, call, id);
+    case "xet-write-token":
+    case "xet-read-token":
+      // huggingface_hub with hf-xet installed asks for these without checking what the server speaks.
+      throw new HttpError(501, "this hub speaks git-lfs, not Xet: set HF_HUB_DISABLE_XET=1 to upload");
     default:
       throw new HttpError(404, "no such route");
   }

@@ -244,6 +244,22 @@ describe("access control", () => {
     expect((await api("/api/models/org/p", { headers: auth(read) })).status).toBe(200);
   });
 
+  it("answers a second create with 409 and the repo's url (Python's exist_ok reads it)", async () => {
+    const res = await api("/api/repos/create", {
+      method: "POST",
+      headers: { ...auth(), "Content-Type": "application/json" },
+      body: JSON.stringify({ name: "m", organization: "org" }),
+    });
+    expect(res.status).toBe(409);
+    expect(((await res.json()) as { url: string }).url).toBe(`${url}/org/m`);
+  });
+
+  it("tells Xet clients to use LFS", async () => {
+    const res = await api("/api/models/org/m/xet-write-token/main", { headers: auth() });
+    expect(res.status).toBe(501);
+    expect(res.headers.get("x-error-message")).toMatch(/HF_HUB_DISABLE_XET=1/);
+  });
+
   it("rejects invalid repo names", async () => {
     for (const name of ["../etc", "a/b/c", "a--b", "-x", "x\u0001y", ""]) {
       const res = await api("/api/repos/create", {
