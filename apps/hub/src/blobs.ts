@@ -42,17 +42,16 @@ export interface BlobsOptions {
   readonly compressor?: Compressor;
   /** The store's cache of decoded objects (default: the store's, 256 MiB). */
   readonly cacheBytes?: number;
-  /** Largest blob accepted (default 50 GiB; the store itself holds files up to 4 GiB − 1). */
+  /**
+   * Largest blob accepted (default 50 GiB). The store reads files part by part, so its own limits
+   * are on a single part: a safetensors tensor of at most 2 GiB − 1.
+   */
   readonly maxUploadBytes?: number;
 }
 
 /** The one file of every blob and variant model. */
 const FILE = "blob";
 const DEFAULT_MAX_UPLOAD = 50 * 2 ** 30;
-/** The store's default `maxFileBytes` (Node's Buffer limit): an ingest reads the whole file. */
-const STORE_MAX_FILE = 2 ** 32 - 1;
-/** `fs.readFile` (which the store uses for paths) refuses files of 2 GiB or more. */
-const PATH_INGEST_MAX = 2 ** 31 - 1;
 /** Node reads at most this much per call. */
 const IO_CHUNK = 2 ** 30;
 /** `store.stats()` reads every manifest: answers are reused this long unless something was stored. */
@@ -217,22 +216,6 @@ async function writeAll(fh: FileHandle, chunk: Uint8Array): Promise<void> {
   }
 }
 
-async function readWhole(path: string, size: number): Promise<Uint8Array> {
-  const out = Buffer.allocUnsafe(size);
-  const fh = await open(path, "r");
-  try {
-    let off = 0;
-    while (off < size) {
-      const { bytesRead } = await fh.read(out, off, Math.min(size - off, IO_CHUNK), off);
-      if (bytesRead === 0) throw new CorruptDataError(`${path} ended at byte ${off} of ${size}`);
-      off += bytesRead;
-    }
-  } finally {
-    await fh.close();
-  }
-  return out;
-}
-
 /** A computation shared by concurrent requests; aborted only when every one of them gave up. */
 interface Shared {
   readonly promise: Promise<VariantInfo>;
@@ -377,13 +360,9 @@ export class Blobs implements BlobsApi {
       throwIfAborted(signal);
       const existing = await this.manifestOf(name);
       if (existing !== undefined) return fileOf(existing);
-      const source =
-        typeof input === "string" && size > PATH_INGEST_MAX
-          ? [{ path: FILE, data: await readWhole(input, size) }]
-          : input;
       let f: ManifestFile;
       try {
-        const r = await this.store.ingest(source, {
+        const r = await this.store.ingest(input, {
           name,
           ...(options.base === null ? { base: null } : {}),
           ...(signal !== undefined ? { signal } : {}),
@@ -441,10 +420,9 @@ export class Blobs implements BlobsApi {
     )
       throw new TypeError(`body must be an async iterable of Uint8Array, got ${describe(body)}`);
     assertBlobInfo(expect, "expect");
-    const limit = Math.min(this.maxUploadBytes, STORE_MAX_FILE);
-    if (expect.size > limit)
+    if (expect.size > this.maxUploadBytes)
       throw new LimitExceededError(
-        `upload of ${expect.size} bytes exceeds the limit of ${limit} bytes${limit === STORE_MAX_FILE ? " (the store's largest file)" : ""}`,
+        `upload of ${expect.size} bytes exceeds the limit of ${this.maxUploadBytes} bytes`,
       );
     throwIfAborted(signal);
     // Already stored: the body is left unread, for the caller to drain or drop.

@@ -97,7 +97,7 @@ Options (each falls back to its environment variable, then to the default):
                             $AWS_SECRET_ACCESS_KEY) ($LOWBIT_HUB_STORE)
   --meta <postgres://…>     keep the metadata in PostgreSQL instead of <data>/hub.db, so several hubs can
                             share it ($LOWBIT_HUB_META; prefer the env: a password shows in ps)
-  --max-upload-bytes <n>    largest single uploaded file (default and most: 4 GiB − 1)
+  --max-upload-bytes <n>    largest single uploaded file (default 50 GiB)
   -h, --help                show this help
 
 Environment:

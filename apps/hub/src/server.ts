@@ -41,10 +41,11 @@ import { PAGE_HTML } from "./web.js";
 export const DEFAULT_PORT = 8080;
 export const DEFAULT_HOST = "127.0.0.1";
 /**
- * Largest single file: @lowbit/store reads a file into one buffer to ingest it, and Node's buffers
- * stop at 4 GiB. Larger uploads are refused by the batch endpoint, before any byte moves.
+ * Largest single file by default. Larger uploads are refused by the batch endpoint, before any byte
+ * moves. @lowbit/store ingests a file part by part (a tensor or a chunk at a time), so its size is
+ * not bounded by memory; a single tensor must be under 2 GiB.
  */
-export const DEFAULT_MAX_UPLOAD_BYTES = 2 ** 32 - 1;
+export const DEFAULT_MAX_UPLOAD_BYTES = 50 * 2 ** 30;
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024 ** 2;
 
 /** Sub-resources of `/api/models/{repo}/…`: they tell a one-segment repo id from a two-segment one. */
@@ -346,7 +347,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     metrics: new Metrics(),
     signer: new UrlSigner(options.secret),
     envToken: options.token,
-    maxUploadBytes: Math.min(options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_MAX_UPLOAD_BYTES),
+    maxUploadBytes: options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES,
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     log,
   };

@@ -237,7 +237,7 @@ export interface HubOptions {
    * same key, since a URL handed out by one may be used on another; default: random per process.
    */
   readonly secret?: string | undefined;
-  /** Largest single uploaded file (default and most: 4 GiB − 1, the largest file @lowbit/store ingests). */
+  /** Largest single uploaded file (default 50 GiB). */
   readonly maxUploadBytes?: number;
   /** Largest JSON / NDJSON request body (default 64 MiB). */
   readonly maxBodyBytes?: number;

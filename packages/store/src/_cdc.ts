@@ -123,3 +123,87 @@ export function* cdcChunks(data: Uint8Array, options?: CdcOptions): Generator<Ui
     start = end;
   }
 }
+
+/**
+ * `cdcCuts` over a stream: feed the bytes in pieces of any size with `push`, then call `finish`.
+ * The cut points are exactly those of `cdcCuts` on the concatenation (the rolling hash and the
+ * length of the chunk in progress carry over from one piece to the next), as absolute offsets, so a
+ * file of any size is chunked with one chunk's state in memory.
+ */
+export class CdcCutter {
+  private readonly p: CdcParams;
+  /** Bytes of the chunk in progress, and its gear hash (0 until `min` bytes are in). */
+  private len = 0;
+  private h = 0;
+  private start = 0;
+
+  constructor(options?: CdcOptions) {
+    this.p = params(options);
+  }
+
+  /** Bytes pushed so far. */
+  get offset(): number {
+    return this.start + this.len;
+  }
+
+  /** The chunk ends that fall inside `data` (absolute offsets, increasing). */
+  push(data: Uint8Array): number[] {
+    assertUint8Array(data, "data");
+    const { min, avg, max, maskS, maskL } = this.p;
+    const gear = GEAR_I32;
+    const cuts: number[] = [];
+    const n = data.length;
+    let len = this.len;
+    let h = this.h;
+    let i = 0;
+    while (i < n) {
+      // As in cutLength: the first `min` bytes of a chunk are not hashed.
+      if (len < min) {
+        const k = Math.min(min - len, n - i);
+        i += k;
+        len += k;
+        continue;
+      }
+      const i0 = i;
+      let cut = false;
+      if (len < avg) {
+        const stop = i + Math.min(avg - len, n - i);
+        while (i < stop) {
+          h = ((h << 1) + gear[data[i++]]) | 0;
+          if ((h & maskS) === 0) {
+            cut = true;
+            break;
+          }
+        }
+      } else {
+        const stop = i + Math.min(max - len, n - i);
+        while (i < stop) {
+          h = ((h << 1) + gear[data[i++]]) | 0;
+          if ((h & maskL) === 0) {
+            cut = true;
+            break;
+          }
+        }
+      }
+      len += i - i0;
+      if (cut || len === max) {
+        this.start += len;
+        cuts.push(this.start);
+        len = 0;
+        h = 0;
+      }
+    }
+    this.len = len;
+    this.h = h;
+    return cuts;
+  }
+
+  /** The end of the last chunk (none if it is empty); the cutter is then ready for a new stream. */
+  finish(): number[] {
+    const out = this.len > 0 ? [this.start + this.len] : [];
+    this.start = 0;
+    this.len = 0;
+    this.h = 0;
+    return out;
+  }
+}

@@ -1,18 +1,19 @@
 import { createHash, randomBytes } from "node:crypto";
-import { mkdir, open, readdir, readFile, rename, stat, unlink } from "node:fs/promises";
+import { mkdir, open, readdir, rename, stat, unlink } from "node:fs/promises";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import {
   ConflictError,
   CorruptDataError,
   describe,
+  IntegrityError,
   LimitExceededError,
   LowbitError,
   NotFoundError,
   UnsupportedError,
 } from "@lowbit/bits";
-import { parseHeader } from "@lowbit/safetensors";
+import { DEFAULT_LIMITS, parseHeader, type SafetensorsHeader } from "@lowbit/safetensors";
 import { BITDELTA_DTYPES, encodeBitDelta } from "./_bitdelta.js";
-import { cdcCuts } from "./_cdc.js";
+import { CdcCutter } from "./_cdc.js";
 import { elementWidth } from "./_codecs.js";
 import {
   decodeObject,
@@ -26,6 +27,7 @@ import {
   sha256Hex,
   widen,
 } from "./_object.js";
+import { blocks, fileSource, memorySource, type Source } from "./_source.js";
 import { fsBackend, removeTempFiles } from "./backend-fs.js";
 import type {
   Backend,
@@ -55,7 +57,10 @@ export interface StoreOptions {
   readonly level?: number;
   /** Largest object a read will decode (default 16 GiB): a limit on untrusted headers. */
   readonly maxObjectBytes?: number;
-  /** Largest file an ingest reads (default 4 GiB − 1, Node's Buffer limit on 64-bit). */
+  /**
+   * Largest file an ingest takes (default 1 TiB). Files are read part by part, never whole: memory
+   * is bounded by the largest part (a tensor, at most 2 GiB − 1 and `maxObjectBytes`), not the file.
+   */
   readonly maxFileBytes?: number;
   /** Decoded objects kept for delta bases and range reads (default 256 MiB). */
   readonly cacheBytes?: number;
@@ -66,6 +71,8 @@ const FORMAT = "lowbit-store";
 const VERSION = 1;
 /** Files up to this size are one part; larger non-safetensors files are chunked. */
 const SMALL_FILE = 64 * 1024;
+/** Largest part (tensor): one array and one positional read; Node reads less than 2 GiB per call. */
+const MAX_PART = 2 ** 31 - 1;
 const NAME_RE = /^[A-Za-z0-9._-]+(?:\/[A-Za-z0-9._-]+)*$/;
 const PATH_SEGMENT_RE = /^[^/\\\0]+$/;
 const CODECS: readonly PartCodec[] = ["raw", "zstd", "xor", "delta", "bitdelta", "rans"];
@@ -162,33 +169,106 @@ interface PlannedPart {
   readonly tensor?: { readonly name: string; readonly dtype: string; readonly shape: readonly number[] };
 }
 
-function splitFile(data: Uint8Array): { layout: ManifestFile["layout"]; parts: PlannedPart[] } {
+/** How a file is split: the safetensors header and tensors, one small part, or chunks by content. */
+interface FilePlan {
+  readonly layout: ManifestFile["layout"];
+  readonly header?: SafetensorsHeader;
+  /** Every part, except for chunked files: their cuts are found as they are read. */
+  readonly parts?: readonly PlannedPart[];
+}
+
+/** The file's safetensors header (validated against its real size), or null if it is not safetensors. */
+async function readHeader(src: Source): Promise<SafetensorsHeader | null> {
+  if (src.size < 8) return null;
+  const first8 = await src.read(0, 8);
+  const n = new DataView(first8.buffer, first8.byteOffset, 8).getBigUint64(0, true);
+  if (n > BigInt(Math.min(DEFAULT_LIMITS.maxHeaderBytes, src.size - 8))) return null;
   try {
-    const h = parseHeader(data);
-    const parts: PlannedPart[] = [{ offset: 0, length: h.dataStart }];
-    for (const [name, t] of h.tensors) {
-      const [b, e] = t.dataOffsets;
-      if (e > b)
-        parts.push({
-          offset: h.dataStart + b,
-          length: e - b,
-          tensor: { name, dtype: t.dtype, shape: t.shape },
-        });
-    }
-    return { layout: "safetensors", parts };
+    return parseHeader(await src.read(0, 8 + Number(n)), { fileSize: src.size });
   } catch (e) {
     // Not (valid) safetensors: stored as opaque bytes, never rejected.
-    if (!(e instanceof LowbitError) && !(e instanceof RangeError)) throw e;
+    if (e instanceof LowbitError || e instanceof RangeError) return null;
+    throw e;
   }
-  if (data.length <= SMALL_FILE) return { layout: "small", parts: [{ offset: 0, length: data.length }] };
-  const cuts = cdcCuts(data);
-  const parts: PlannedPart[] = [];
+}
+
+async function planFile(src: Source, partLimit: number): Promise<FilePlan> {
+  const h = await readHeader(src);
+  if (h === null) {
+    if (src.size <= SMALL_FILE) return { layout: "small", parts: [{ offset: 0, length: src.size }] };
+    return { layout: "chunked" };
+  }
+  const parts: PlannedPart[] = [{ offset: 0, length: h.dataStart }];
+  for (const [name, t] of h.tensors) {
+    const [b, e] = t.dataOffsets;
+    if (e > b)
+      parts.push({
+        offset: h.dataStart + b,
+        length: e - b,
+        tensor: { name, dtype: t.dtype, shape: t.shape },
+      });
+  }
+  for (const p of parts) {
+    if (p.length > partLimit) {
+      const what = p.tensor === undefined ? "header" : `tensor ${JSON.stringify(p.tensor.name)}`;
+      throw new LimitExceededError(
+        `${src.path}: ${what} is ${p.length} bytes; the store takes parts (tensors) of at most ${partLimit} bytes`,
+      );
+    }
+  }
+  return { layout: "safetensors", header: h, parts };
+}
+
+/** The planned parts with their bytes, in file order; a chunked file is cut as it streams by. */
+async function* partsOf(
+  src: Source,
+  plan: FilePlan,
+): AsyncGenerator<PlannedPart & { readonly bytes: Uint8Array }> {
+  if (plan.parts !== undefined) {
+    for (const p of plan.parts) yield { ...p, bytes: await src.read(p.offset, p.length) };
+    return;
+  }
+  const cutter = new CdcCutter();
+  // The chunk in progress: where it starts, and its bytes from earlier blocks.
   let start = 0;
-  for (const end of cuts) {
-    parts.push({ offset: start, length: end - start });
-    start = end;
+  let pending: Uint8Array[] = [];
+  const chunk = (block: Uint8Array, to: number): Uint8Array => {
+    if (pending.length === 0) return block.subarray(0, to);
+    const out = new Uint8Array(pending.reduce((a, b) => a + b.length, 0) + to);
+    let o = 0;
+    for (const b of pending) {
+      out.set(b, o);
+      o += b.length;
+    }
+    out.set(block.subarray(0, to), o);
+    pending = [];
+    return out;
+  };
+  let pos = 0;
+  for await (const block of blocks(src)) {
+    let from = 0;
+    for (const end of cutter.push(block)) {
+      const bytes = chunk(block.subarray(from), end - pos - from);
+      yield { offset: start, length: end - start, bytes };
+      start = end;
+      from = end - pos;
+    }
+    if (from < block.length) pending.push(block.subarray(from));
+    pos += block.length;
   }
-  return { layout: "chunked", parts };
+  for (const end of cutter.finish()) {
+    yield { offset: start, length: end - start, bytes: chunk(new Uint8Array(0), 0) };
+  }
+}
+
+/** sha256 of the whole file, read in blocks. */
+async function hashSource(src: Source, signal: AbortSignal | undefined): Promise<string> {
+  const h = createHash("sha256");
+  for await (const block of blocks(src)) {
+    aborted(signal);
+    h.update(block);
+  }
+  return h.digest("hex");
 }
 
 /**
@@ -226,7 +306,7 @@ export class Store implements StoreApi {
   ) {
     this.level = options.level ?? compressor.defaultLevel;
     this.maxObjectBytes = options.maxObjectBytes ?? 16 * 2 ** 30;
-    this.maxFileBytes = options.maxFileBytes ?? 2 ** 32 - 1;
+    this.maxFileBytes = options.maxFileBytes ?? 2 ** 40;
     this.cache = new Cache(options.cacheBytes ?? 256 * 2 ** 20);
   }
 
@@ -406,7 +486,6 @@ export class Store implements StoreApi {
     if (typeof options !== "object" || options === null)
       throw new TypeError(`options must be an object, got ${describe(options)}`);
     assertName(options.name, "options.name");
-    const { signal, onProgress } = options;
     if (options.base !== undefined && options.base !== null) assertName(options.base, "options.base");
     if (options.lossy !== undefined && options.lossy !== "bitdelta")
       throw new RangeError(`options.lossy must be "bitdelta", got ${describe(options.lossy)}`);
@@ -416,17 +495,42 @@ export class Store implements StoreApi {
       );
     }
     const sources = await this.sources(input);
+    try {
+      return await this.ingestSources(sources, options, t0);
+    } finally {
+      await Promise.all(sources.map((s) => s.close()));
+    }
+  }
+
+  private async ingestSources(
+    sources: readonly Source[],
+    options: IngestOptions,
+    t0: number,
+  ): Promise<IngestResult> {
+    const { signal, onProgress } = options;
     const bytesTotal = sources.reduce((a, s) => a + s.size, 0);
     let bytesDone = 0;
     const report = (phase: "hash" | "match" | "encode" | "commit", file?: string) =>
       onProgress?.({ phase, ...(file !== undefined ? { file } : {}), bytesDone, bytesTotal });
+
+    // Headers first: a tensor too large to store fails the ingest before any hashing.
+    const partLimit = Math.min(this.maxObjectBytes, MAX_PART);
+    const plans: FilePlan[] = [];
+    for (const src of sources) {
+      aborted(signal);
+      try {
+        plans.push(await planFile(src, partLimit));
+      } finally {
+        await src.close();
+      }
+    }
 
     // Base: named, automatic, or none.
     let baseName: string | null = null;
     let baseTensors: Map<string, TensorRef> | null = null;
     if (options.base !== null) {
       report("match");
-      const picked = await this.pickBase(sources, options.base, options.name);
+      const picked = await this.pickBase(sources, plans, options.base, options.name);
       if (picked !== null) {
         baseName = picked.name;
         baseTensors = picked.tensors;
@@ -446,113 +550,122 @@ export class Store implements StoreApi {
     let storedBytesAdded = 0;
     const files: ManifestFile[] = [];
     const renamed = baseTensors === null ? null : renamePairs(baseTensors);
-    for (const src of sources) {
+    for (const [i, src] of sources.entries()) {
       aborted(signal);
+      const plan = plans[i]!;
       report("hash", src.path);
-      const data = await src.read();
-      const sha = sha256Hex(data);
+      let sha: string;
+      try {
+        sha = await hashSource(src, signal);
+      } finally {
+        await src.close();
+      }
       // Whole-file dedup: an index entry for this content whose objects are all present.
       if (options.lossy === undefined) {
         const known = await this.knownFile(sha);
         if (known !== null) {
           files.push({ ...known, path: src.path });
           counts.dedup += known.parts.length;
-          bytesDone += data.length;
+          bytesDone += src.size;
           report("encode", src.path);
           continue;
         }
       }
-      const plan = splitFile(data);
       const parts: ManifestPart[] = [];
       const lossyTensors: Record<string, { relativeError: number }> = {};
-      const lossyChunks: Uint8Array[] = [];
-      for (const p of plan.parts) {
-        aborted(signal);
-        let bytes = data.subarray(p.offset, p.offset + p.length);
-        const t = p.tensor;
-        let base: TensorRef | undefined;
-        if (t !== undefined && baseTensors !== null) {
-          base = matchBase(baseTensors, renamed!, t.name, t.dtype, t.shape);
-        }
-        let id: string;
-        if (
-          options.lossy === "bitdelta" &&
-          t !== undefined &&
-          base !== undefined &&
-          base.dtype === t.dtype &&
-          (BITDELTA_DTYPES as readonly string[]).includes(t.dtype)
-        ) {
-          const baseBytes = await this.object(base.object);
-          const r = encodeBitDelta(bytes, baseBytes, t.dtype, t.shape);
-          bytes = r.recon;
-          id = sha256Hex(bytes);
-          lossyTensors[t.name] = { relativeError: r.relativeError };
-          if ((await this.backend.stat(objectKey(id))) === undefined) {
-            const baseHeader = await this.objectHeader(base.object);
-            const header: ObjectHeader = {
-              v: 1,
-              codec: "bitdelta",
-              length: bytes.length,
-              sha256: id,
-              sizes: r.sizes,
-              dtype: t.dtype,
-              base: base.object,
-              depth: (baseHeader?.depth ?? 0) + 1,
-              rows: r.rows,
-              relativeError: r.relativeError,
-            };
-            const blob = serializeObject(header, r.payload);
-            await this.backend.put(objectKey(id), blob);
-            storedBytesAdded += blob.length;
-            counts.bitdelta++;
-          } else counts.dedup++;
-        } else {
-          id = sha256Hex(bytes);
-          if ((await this.backend.stat(objectKey(id))) !== undefined) counts.dedup++;
-          else {
-            let baseInput: { id: string; data: Uint8Array; dtype: string; depth: number } | undefined;
-            if (base !== undefined) {
-              const bh = await this.objectHeader(base.object);
-              if (bh !== undefined)
-                baseInput = {
-                  id: base.object,
-                  data: await this.object(base.object),
-                  dtype: base.dtype,
-                  depth: bh.depth,
-                };
-            }
-            const enc = encodeObject(
-              { data: bytes, id, dtype: t?.dtype, base: baseInput },
-              this.compressor,
-              this.level,
-            );
-            const blob = serializeObject(enc.header, enc.payload);
-            await this.backend.put(objectKey(id), blob);
-            storedBytesAdded += blob.length;
-            counts[enc.header.codec]++;
+      // The hash of what a restore yields: the file read a second time, or its lossy reconstruction.
+      const restored = createHash("sha256");
+      try {
+        for await (const p of partsOf(src, plan)) {
+          aborted(signal);
+          let bytes = p.bytes;
+          const t = p.tensor;
+          let base: TensorRef | undefined;
+          if (t !== undefined && baseTensors !== null) {
+            base = matchBase(baseTensors, renamed!, t.name, t.dtype, t.shape);
           }
+          let id: string;
+          if (
+            options.lossy === "bitdelta" &&
+            t !== undefined &&
+            base !== undefined &&
+            base.dtype === t.dtype &&
+            (BITDELTA_DTYPES as readonly string[]).includes(t.dtype)
+          ) {
+            const baseBytes = await this.object(base.object);
+            const r = encodeBitDelta(bytes, baseBytes, t.dtype, t.shape);
+            bytes = r.recon;
+            id = sha256Hex(bytes);
+            lossyTensors[t.name] = { relativeError: r.relativeError };
+            if ((await this.backend.stat(objectKey(id))) === undefined) {
+              const baseHeader = await this.objectHeader(base.object);
+              const header: ObjectHeader = {
+                v: 1,
+                codec: "bitdelta",
+                length: bytes.length,
+                sha256: id,
+                sizes: r.sizes,
+                dtype: t.dtype,
+                base: base.object,
+                depth: (baseHeader?.depth ?? 0) + 1,
+                rows: r.rows,
+                relativeError: r.relativeError,
+              };
+              const blob = serializeObject(header, r.payload);
+              await this.backend.put(objectKey(id), blob);
+              storedBytesAdded += blob.length;
+              counts.bitdelta++;
+            } else counts.dedup++;
+          } else {
+            id = sha256Hex(bytes);
+            if ((await this.backend.stat(objectKey(id))) !== undefined) counts.dedup++;
+            else {
+              let baseInput: { id: string; data: Uint8Array; dtype: string; depth: number } | undefined;
+              if (base !== undefined) {
+                const bh = await this.objectHeader(base.object);
+                if (bh !== undefined)
+                  baseInput = {
+                    id: base.object,
+                    data: await this.object(base.object),
+                    dtype: base.dtype,
+                    depth: bh.depth,
+                  };
+              }
+              const enc = encodeObject(
+                { data: bytes, id, dtype: t?.dtype, base: baseInput },
+                this.compressor,
+                this.level,
+              );
+              const blob = serializeObject(enc.header, enc.payload);
+              await this.backend.put(objectKey(id), blob);
+              storedBytesAdded += blob.length;
+              counts[enc.header.codec]++;
+            }
+          }
+          restored.update(bytes);
+          parts.push({
+            offset: p.offset,
+            length: bytes.length,
+            object: id,
+            ...(t !== undefined ? { tensor: t.name, dtype: t.dtype, shape: [...t.shape] } : {}),
+          });
+          bytesDone += p.length;
+          report("encode", src.path);
         }
-        if (options.lossy === "bitdelta") lossyChunks.push(bytes);
-        parts.push({
-          offset: p.offset,
-          length: bytes.length,
-          object: id,
-          ...(t !== undefined ? { tensor: t.name, dtype: t.dtype, shape: [...t.shape] } : {}),
-        });
-        bytesDone += p.length;
-        report("encode", src.path);
+      } finally {
+        await src.close();
       }
-      let fileSha = sha;
+      const fileSha = restored.digest("hex");
       let lossy: ManifestFile["lossy"];
-      if (Object.keys(lossyTensors).length > 0) {
-        const h = createHash("sha256");
-        for (const c of lossyChunks) h.update(c);
-        fileSha = h.digest("hex");
+      if (Object.keys(lossyTensors).length > 0)
         lossy = { originalSha256: sha, method: "bitdelta", tensors: lossyTensors };
-      }
+      else if (fileSha !== sha)
+        throw new IntegrityError(
+          `${src.path} hashed to ${sha}, then to ${fileSha} when its parts were read: it changed during the ingest`,
+        );
       const entry: ManifestFile = {
         path: src.path,
-        size: data.length,
+        size: src.size,
         sha256: fileSha,
         layout: plan.layout,
         parts,
@@ -589,15 +702,13 @@ export class Store implements StoreApi {
     };
   }
 
-  private async sources(
-    input: string | readonly string[] | readonly IngestFile[],
-  ): Promise<{ path: string; size: number; read: () => Promise<Uint8Array> }[]> {
+  private async sources(input: string | readonly string[] | readonly IngestFile[]): Promise<Source[]> {
     const limit = this.maxFileBytes;
     const fromDisk = async (abs: string, path: string) => {
       const st = await stat(abs);
       if (st.size > limit)
         throw new LimitExceededError(`${abs} is ${st.size} bytes, over the ingest limit of ${limit}`);
-      return { path, size: st.size, read: async () => new Uint8Array(await readFile(abs)) };
+      return fileSource(abs, path, st.size);
     };
     if (typeof input === "string") {
       const st = await stat(input);
@@ -614,7 +725,7 @@ export class Store implements StoreApi {
     const out = [];
     const seen = new Set<string>();
     for (const item of input as readonly (string | IngestFile)[]) {
-      let s: { path: string; size: number; read: () => Promise<Uint8Array> };
+      let s: Source;
       if (typeof item === "string") s = await fromDisk(item, item.split(/[\\/]/).pop()!);
       else if (
         typeof item === "object" &&
@@ -623,8 +734,7 @@ export class Store implements StoreApi {
         typeof item.path === "string"
       ) {
         assertRelativePath(item.path, "input[].path");
-        const data = item.data;
-        s = { path: item.path, size: data.length, read: async () => data };
+        s = memorySource(item.path, item.data);
       } else
         throw new TypeError(
           `input entries must be file paths or {path, data: Uint8Array}, got ${describe(item)}`,
@@ -674,7 +784,8 @@ export class Store implements StoreApi {
    * tensors misaligned (what an unrelated model of the same distribution scores).
    */
   private async pickBase(
-    sources: readonly { path: string; read: () => Promise<Uint8Array> }[],
+    sources: readonly Source[],
+    plans: readonly FilePlan[],
     named: string | undefined,
     self: string,
   ): Promise<{ name: string; tensors: Map<string, TensorRef> } | null> {
@@ -682,25 +793,42 @@ export class Store implements StoreApi {
       const m = await this.manifest(named);
       return { name: m.name, tensors: Store.tensorsOf(m) };
     }
-    // The new model's tensors (headers only).
-    const mine: { name: string; dtype: string; shape: readonly number[]; bytes: Uint8Array }[] = [];
-    for (const s of sources) {
-      const data = await s.read();
-      try {
-        const h = parseHeader(data);
-        for (const [name, t] of h.tensors)
-          mine.push({
-            name,
-            dtype: t.dtype,
-            shape: t.shape,
-            bytes: data.subarray(h.dataStart + t.dataOffsets[0], h.dataStart + t.dataOffsets[1]),
-          });
-      } catch {
-        // not safetensors
+    try {
+      return await this.findBase(sources, plans, self);
+    } finally {
+      await Promise.all(sources.map((s) => s.close()));
+    }
+  }
+
+  private async findBase(
+    sources: readonly Source[],
+    plans: readonly FilePlan[],
+    self: string,
+  ): Promise<{ name: string; tensors: Map<string, TensorRef> } | null> {
+    // The new model's tensors, from the headers; bytes are read only for the tensors compared.
+    const mine: {
+      name: string;
+      dtype: string;
+      shape: readonly number[];
+      length: number;
+      read: () => Promise<Uint8Array>;
+    }[] = [];
+    for (const [i, s] of sources.entries()) {
+      const h = plans[i]!.header;
+      if (h === undefined) continue;
+      for (const [name, t] of h.tensors) {
+        const [b, e] = t.dataOffsets;
+        mine.push({
+          name,
+          dtype: t.dtype,
+          shape: t.shape,
+          length: e - b,
+          read: () => s.read(h.dataStart + b, e - b),
+        });
       }
     }
     if (mine.length === 0) return null;
-    const total = mine.reduce((a, t) => a + t.bytes.length, 0);
+    const total = mine.reduce((a, t) => a + t.length, 0);
     let best: { name: string; tensors: Map<string, TensorRef>; distance: number } | null = null;
     for (const m of await this.manifests()) {
       if (m.name === self) continue;
@@ -713,21 +841,22 @@ export class Store implements StoreApi {
         const b = matchBase(tensors, renamed, t.name, t.dtype, t.shape);
         if (b !== undefined) {
           shared.push({ t, b });
-          sharedBytes += t.bytes.length;
+          sharedBytes += t.length;
         }
       }
       if (sharedBytes * 2 < total) continue;
-      shared.sort((x, y) => y.t.bytes.length - x.t.bytes.length);
+      shared.sort((x, y) => y.t.length - x.t.length);
       let d = 0;
       let unrelated = 0;
       for (const { t, b } of shared.slice(0, 8)) {
         const baseBytes = await this.object(b.object);
         // A widened base is compared in the fine-tune's dtype.
         const wide = widen(baseBytes, b.dtype, t.dtype);
-        if (wide === null || wide.length !== t.bytes.length) continue;
+        if (wide === null || wide.length !== t.length) continue;
+        const bytes = await t.read();
         const w = elementWidth(t.dtype);
-        d += bitDistance(t.bytes, wide, w);
-        unrelated += bitDistance(t.bytes, wide, w, 7919);
+        d += bitDistance(bytes, wide, w);
+        unrelated += bitDistance(bytes, wide, w, 7919);
       }
       const distance = d / Math.max(unrelated, 1e-9);
       if (d > 0 && distance < 0.9 && (best === null || distance < best.distance))
