@@ -17,6 +17,7 @@ import {
 } from "@huggingface/hub";
 import { IntegrityError, LowbitError, NotFoundError } from "@lowbit/bits";
 import { ExitCode, UsageError, writeAtomically } from "@lowbit/cli";
+import { Blobs } from "./blobs.js";
 import { Meta } from "./meta.js";
 import { assertBranchName, assertRepoId, assertRepoPath } from "./names.js";
 import { DEFAULT_HOST, DEFAULT_PORT, startHub } from "./server.js";
@@ -57,6 +58,7 @@ const USAGE = {
     "lowbit hub token create NAME [--read|--write] [--json] | list [--json] | revoke ID|NAME  [--data DIR]",
   push: "lowbit hub push DIR REPO [--endpoint URL] [--token T] [--branch B] [--message M] [--private] [--json]",
   pull: "lowbit hub pull REPO DIR [--revision REV] [--endpoint URL] [--token T] [--format NAME] [--json]",
+  gc: "lowbit hub gc [--data DIR] [--grace SECONDS] [--json]",
 } as const;
 type Sub = keyof typeof USAGE;
 
@@ -69,12 +71,14 @@ Usage:
   lowbit hub token revoke ID|NAME [--data DIR]
   lowbit hub push DIR REPO [--endpoint URL] [--token T] [--branch B] [--message M] [--private] [--json]
   lowbit hub pull REPO DIR [--revision REV] [--endpoint URL] [--token T] [--format NAME] [--json]
+  lowbit hub gc [--data DIR] [--grace SECONDS] [--json]
 
 Commands:
   serve   run the server (HF Hub HTTP API, web page at /, /healthz, /metrics)
   token   create, list and revoke the bearer tokens of a data folder
   push    upload a local directory as one commit, with the official @huggingface/hub client
   pull    download a repo's files into a local directory, every file checked against the tree
+  gc      remove stored files no commit references any more (deleted repos), and their variants
 
 Exit codes: 0 success, 1 error (HTTP, data, file system), 2 usage error, 130 interrupted.
 Run 'lowbit hub <command> --help' for a command's options.
@@ -172,7 +176,25 @@ Options:
 On a terminal, stderr shows the bytes downloaded.
 `;
 
-const HELP: Record<Sub, string> = { serve: SERVE_HELP, token: TOKEN_HELP, push: PUSH_HELP, pull: PULL_HELP };
+const GC_HELP = `Usage: ${USAGE.gc}
+
+Removes from <data>/store every stored file that no commit of any repo references (what deleting a repo
+leaves behind), the quantized variants computed from them, and then the objects nothing reaches. Safe
+while the server runs: files stored less than --grace seconds ago (default 3600) are kept, so an upload
+whose commit has not arrived yet is never lost.
+
+  --data <dir>        the data folder ($LOWBIT_HUB_DATA; default ./${DEFAULT_DATA_DIR})
+  --grace <seconds>   keep what is younger than this (default 3600)
+  --json              print {removed, seconds}
+`;
+
+const HELP: Record<Sub, string> = {
+  serve: SERVE_HELP,
+  token: TOKEN_HELP,
+  push: PUSH_HELP,
+  pull: PULL_HELP,
+  gc: GC_HELP,
+};
 
 /**
  * Runs `lowbit hub …` (`argv` starts after "hub") and returns the exit code: 0 success, 1 error,
@@ -222,6 +244,8 @@ async function dispatch(argv: string[], ctx: Ctx): Promise<number> {
       return runPush(rest, ctx);
     case "pull":
       return runPull(rest, ctx);
+    case "gc":
+      return runGc(rest, ctx);
   }
 }
 
@@ -434,6 +458,41 @@ async function runServe(args: string[], ctx: Ctx): Promise<number> {
 }
 
 // ------------------------------------------------------------------------------------------- token
+
+// ---------------------------------------------------------------------------------------------- gc
+
+async function runGc(args: string[], ctx: Ctx): Promise<number> {
+  const { values, positionals: rest } = parse("gc", args, {
+    data: { type: "string" },
+    grace: { type: "string" },
+    json: { type: "boolean" },
+  });
+  positionals("gc", rest, []);
+  const graceMs =
+    values.grace === undefined ? 3_600_000 : integer(values.grace, "--grace", 0, 10 ** 9, "gc") * 1000;
+  const dir = dataDir(values.data, ctx);
+  const meta = await openMeta(dir, false);
+  if (meta === undefined) throw new NotFoundError(`no hub data in ${dir} (no hub.db)`);
+  const started = performance.now();
+  try {
+    const keep = meta.allBlobs();
+    const blobs = await Blobs.open({ dir });
+    try {
+      const { removed } = await blobs.gc(keep, { graceMs });
+      const seconds = (performance.now() - started) / 1000;
+      if (values.json === true) ctx.stdout.write(`${JSON.stringify({ removed, seconds })}\n`);
+      else
+        ctx.stdout.write(
+          `removed ${removed} stored file(s) no commit references (${seconds.toFixed(2)} s)\n`,
+        );
+    } finally {
+      await blobs.close();
+    }
+  } finally {
+    meta.close();
+  }
+  return ExitCode.OK;
+}
 
 async function runToken(args: string[], ctx: Ctx): Promise<number> {
   const [sub, ...rest] = args;
