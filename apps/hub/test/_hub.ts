@@ -32,3 +32,17 @@ export async function tempHub(
 export function auth(token = TOKEN): Record<string, string> {
   return { Authorization: `Bearer ${token}` };
 }
+
+/** A stdout/stderr stand-in that records what a command writes (TTY or not, 120 columns). */
+export function sink(isTTY = false) {
+  const s = {
+    text: "",
+    isTTY,
+    columns: 120,
+    write(t: string) {
+      s.text += t;
+      return true;
+    },
+  };
+  return s;
+}

@@ -16,6 +16,7 @@ import { parseHeader } from "@lowbit/safetensors";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hubMain } from "../src/cli.js";
 import { gitBlobOid } from "../src/names.js";
+import { sink } from "./_hub.js";
 
 const BIN = fileURLToPath(new URL("../dist/bin.js", import.meta.url));
 const MODEL = fileURLToPath(
@@ -94,19 +95,6 @@ async function serve(
     });
   });
   return { url: listening[1]!, data: listening[2]!, child, stdout: () => out, stderr: () => err, exited };
-}
-
-function sink(isTTY = false) {
-  const s = {
-    text: "",
-    isTTY,
-    columns: 120,
-    write(t: string) {
-      s.text += t;
-      return true;
-    },
-  };
-  return s;
 }
 
 /** `lowbit hub …` in process, with nothing taken from the machine's environment. */

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { hubMain } from "../src/cli.js";
 import { startHub } from "../src/server.js";
-import { auth, MODELS, sha256, TOKEN, tempHub } from "./_hub.js";
+import { auth, MODELS, sha256, sink, TOKEN, tempHub } from "./_hub.js";
 
 async function push(url: string, repo: string, path: string, data: Uint8Array) {
   const json = { ...auth(), "Content-Type": "application/json" };
@@ -35,16 +35,6 @@ async function push(url: string, repo: string, path: string, data: Uint8Array) {
     body,
   });
   expect(res.status).toBe(200);
-}
-
-function sink() {
-  let text = "";
-  return {
-    write: (s: string) => (text += s),
-    get text() {
-      return text;
-    },
-  };
 }
 
 describe("lowbit hub gc", () => {
