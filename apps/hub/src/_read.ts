@@ -9,54 +9,18 @@ import { parseVariantQuery } from "./blobs.js";
 import { assertRepoPath, lfsPointer } from "./names.js";
 import type { Commit, Repo, TreeFile } from "./types.js";
 
-/** Variant computations running at once per process, and requests that may wait for a slot. */
-const MAX_VARIANT_JOBS = 2;
+/** Variant computations that may wait for a slot before new ones get 503. */
 const MAX_VARIANT_QUEUE = 32;
 
-/** A counting semaphore whose waiters give up when their request is aborted. */
-class Slots {
-  private free: number;
-  private readonly queue: (() => void)[] = [];
-
-  constructor(n: number) {
-    this.free = n;
-  }
-
-  get waiting(): number {
-    return this.queue.length;
-  }
-
-  async acquire(signal: AbortSignal): Promise<() => void> {
-    if (this.free > 0) this.free--;
-    else {
-      await new Promise<void>((resolve, reject) => {
-        const wake = () => {
-          signal.removeEventListener("abort", abort);
-          resolve();
-        };
-        const abort = () => {
-          const i = this.queue.indexOf(wake);
-          if (i >= 0) this.queue.splice(i, 1);
-          reject(Object.assign(new Error("request aborted"), { name: "AbortError" }));
-        };
-        if (signal.aborted) return abort();
-        signal.addEventListener("abort", abort, { once: true });
-        this.queue.push(wake);
-      });
-    }
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const next = this.queue.shift();
-      // A slot passes straight to the next waiter; only with no waiter is it freed.
-      if (next !== undefined) next();
-      else this.free++;
-    };
-  }
+/** `promise`, or an AbortError as soon as `signal` aborts (the work itself goes on). */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(Object.assign(new Error("request aborted"), { name: "AbortError" }));
+    if (signal.aborted) return onAbort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }
-
-const variantSlots = new Slots(MAX_VARIANT_JOBS);
 
 /** Tree pages: the Hub's default page size, and the most a client may ask for. */
 const PAGE = 1000;
@@ -140,20 +104,18 @@ export async function resolveRoute(
     if (v === undefined) {
       ctx.metrics.variantMisses++;
       const started = Date.now();
-      // Quantizing is CPU work anyone may ask for: a few at a time, and a bounded queue behind them.
-      if (variantSlots.waiting >= MAX_VARIANT_QUEUE) {
+      // Quantizing is CPU work anyone may ask for: Blobs runs a few at a time; past a bounded queue,
+      // new work is refused. A computation goes on when its client leaves (codebook formats can take
+      // minutes), so a retry finds it running or cached instead of starting over.
+      if (ctx.blobs.variantsQueued() >= MAX_VARIANT_QUEUE) {
         throw new HttpError(503, "too many quantized variants are being computed; retry shortly", {
           headers: { "Retry-After": "10" },
         });
       }
-      const release = await variantSlots.acquire(call.signal);
-      try {
-        v = await ctx.blobs.variant({ sha256: file.sha256, size: file.size }, recipe, {
-          signal: call.signal,
-        });
-      } finally {
-        release();
-      }
+      v = await untilAborted(
+        ctx.blobs.variant({ sha256: file.sha256, size: file.size }, recipe),
+        call.signal,
+      );
       ctx.log({
         level: "info",
         msg: "variant computed",

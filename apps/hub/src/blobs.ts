@@ -30,6 +30,7 @@ import {
   type StoredFile,
 } from "@lowbit/store";
 import { zstdCompressor } from "@lowbit/zstd";
+import { Slots } from "./_slots.js";
 import { isSha256 } from "./names.js";
 import type { BlobInfo, BlobStats, BlobsApi, BlobsStats, VariantInfo, VariantRecipe } from "./types.js";
 
@@ -52,6 +53,8 @@ export interface BlobsOptions {
 /** The one file of every blob and variant model. */
 const FILE = "blob";
 const DEFAULT_MAX_UPLOAD = 50 * 2 ** 30;
+/** Variant computations at once per process: each keeps a core busy. */
+const MAX_VARIANT_JOBS = 2;
 /** Node reads at most this much per call. */
 const IO_CHUNK = 2 ** 30;
 /** `store.stats()` reads every manifest: answers are reused this long unless something was stored. */
@@ -229,6 +232,8 @@ export class Blobs implements BlobsApi {
   /** Writes under way (uploads, variant computations, gc): `close` lets them finish. */
   private readonly active = new Set<Promise<unknown>>();
   private readonly inflight = new Map<string, Shared>();
+  /** Variant computations running at once: quantizers are CPU-bound. */
+  private readonly variantSlots = new Slots(MAX_VARIANT_JOBS);
   private statsCache:
     | { readonly at: number; readonly gen: number; readonly value: Promise<BlobsStats> }
     | undefined;
@@ -539,7 +544,27 @@ export class Blobs implements BlobsApi {
     });
   }
 
+  /** Variant computations waiting for a free slot. */
+  variantsQueued(): number {
+    return this.variantSlots.waiting;
+  }
+
   private async computeVariant(
+    source: BlobInfo,
+    recipe: VariantRecipe,
+    key: string,
+    name: string,
+    signal: AbortSignal,
+  ): Promise<VariantInfo> {
+    const release = await this.variantSlots.acquire(signal);
+    try {
+      return await this.quantizeVariant(source, recipe, key, name, signal);
+    } finally {
+      release();
+    }
+  }
+
+  private async quantizeVariant(
     source: BlobInfo,
     recipe: VariantRecipe,
     key: string,
@@ -567,11 +592,15 @@ export class Blobs implements BlobsApi {
       }
       // Quantizing is the long part and touches no store state: it runs outside the queue.
       const output = join(work, FILE);
+      // A tensor the format cannot hold (a block size that does not divide its last axis, a
+      // depthwise kernel, too few vectors for a codebook) is kept as it is, as llama.cpp and ModelOpt
+      // keep such layers; only when no tensor at all can be quantized is the request an error.
       const r = await quantizeFile({
         input,
         output,
         format: recipe.format,
         options: recipe.options,
+        onError: "skip",
         signal,
       });
       // A quantized file is no delta of anything stored: no base search.
@@ -654,9 +683,13 @@ export class Blobs implements BlobsApi {
     );
   }
 
-  /** Lets uploads, computations and gc under way finish, then closes the store (and the own compressor). */
+  /**
+   * Lets uploads and gc under way finish, then closes the store (and the own compressor). Variant
+   * computations are stopped (a codebook format can take minutes): a later request starts them again.
+   */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      for (const shared of this.inflight.values()) shared.controller.abort(new Error("the hub is stopping"));
       await Promise.allSettled([...this.active]);
       await this.queue;
       await this.store.close();

@@ -196,6 +196,8 @@ export interface BlobsApi {
     recipe: VariantRecipe,
     options?: { readonly signal?: AbortSignal },
   ): Promise<VariantInfo>;
+  /** Variant computations waiting for a free slot (a few run at once). */
+  variantsQueued(): number;
   /** Opens a cached variant's bytes (NotFoundError if not cached). */
   openVariant(source: string, recipe: VariantRecipe): Promise<StoredFile>;
   stats(): Promise<BlobsStats>;

@@ -6,6 +6,7 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { parseHeader } from "@lowbit/safetensors";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { gitBlobOid, lfsGitOid } from "../src/names.js";
 import { auth, MODELS, sha256, tempHub } from "./_hub.js";
@@ -154,9 +155,39 @@ describe("variants", () => {
     }
     const again = await api("/org/m/resolve/main/model.safetensors?format=int8", { method: "HEAD" });
     expect(again.headers.get("x-lowbit-cache")).toBe("hit");
+    // mxfp4 needs a last axis divisible by 32: the tensors that have none are kept as they are.
+    const mx = new Uint8Array(
+      await (await api("/org/m/resolve/main/model.safetensors?format=mxfp4")).arrayBuffer(),
+    );
+    const h = parseHeader(mx);
+    const quantized = Object.keys((JSON.parse(h.metadata["lowbit"]!) as { tensors: object }).tensors);
+    const source = parseHeader(model);
+    expect(quantized.length).toBeGreaterThan(0);
+    const kept = [...source.tensors.keys()].filter((n) => h.tensors.has(n) && !quantized.includes(n));
+    expect(kept).toContain("dense2/conv1/depthwise_filter");
     // A variant of a file that is not safetensors, and bad options, are client errors.
     expect((await api("/org/m/resolve/main/config.json?format=nf4")).status).toBe(422);
     expect((await api("/org/m/resolve/main/model.safetensors?format=nf4&nope=1")).status).toBe(400);
+  });
+});
+
+describe("a variant whose client leaves", () => {
+  it("is computed to the end and cached, so the retry is a hit", async () => {
+    const path = "/org/m/resolve/main/model.safetensors?format=vq";
+    const controller = new AbortController();
+    const first = api(path, { signal: controller.signal }).catch((e: Error) => e);
+    await new Promise((r) => setTimeout(r, 300));
+    controller.abort();
+    expect(await first).toBeInstanceOf(Error);
+    // Polled in the store itself: a request would join (or restart) the computation.
+    let hit = false;
+    for (let i = 0; i < 120 && !hit; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      hit = (await ctx.hub.blobs.cachedVariant(sha256(model), { format: "vq", options: {} })) !== undefined;
+    }
+    expect(hit).toBe(true);
+    const again = await api(path, { method: "HEAD" });
+    expect(again.headers.get("x-lowbit-cache")).toBe("hit");
   });
 });
 
