@@ -367,3 +367,38 @@ export function tokenExists(name: string): ConflictError {
 export function commitWhere(c: NewCommit): string {
   return `revision ${JSON.stringify(c.branch)} of ${JSON.stringify(c.repo)}`;
 }
+
+// ------------------------------------------------------------------------------------- rows
+
+/** A commit as both stores keep it: one parent column, ISO times. */
+export interface CommitRow {
+  oid: string;
+  parent: string | null;
+  summary: string;
+  description: string;
+  author: string;
+  created_at: string;
+}
+
+export interface TokenRow {
+  id: string;
+  name: string;
+  role: TokenRole;
+  created_at: string;
+}
+
+export function toCommit(repo: string, row: CommitRow): Commit {
+  return {
+    oid: row.oid,
+    repo,
+    parents: row.parent === null ? [] : [row.parent],
+    summary: row.summary,
+    description: row.description,
+    author: row.author,
+    createdAt: row.created_at,
+  };
+}
+
+export function toToken(row: TokenRow): TokenInfo {
+  return { id: row.id, name: row.name, role: row.role, createdAt: row.created_at };
+}

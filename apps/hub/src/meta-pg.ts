@@ -14,6 +14,7 @@ import {
   assertString,
   branchExists,
   branchNotFound,
+  type CommitRow,
   commitAt,
   commitBranchNotFound,
   commitNotFound,
@@ -26,8 +27,11 @@ import {
   repoExists,
   repoNotFound,
   sameCommit,
+  type TokenRow,
+  toCommit,
   tokenExists,
   tokenLookupHash,
+  toToken,
 } from "./_meta-common.js";
 import { assertBranchName, isCommitOid } from "./names.js";
 import type { Commit, MetaStore, NewCommit, Ref, Repo, TokenInfo, TokenRole, TreeFile } from "./types.js";
@@ -185,47 +189,15 @@ interface RepoRow {
   created_at: string;
 }
 
-interface CommitRow {
-  oid: string;
-  parent: string | null;
-  summary: string;
-  description: string;
-  author: string;
-  created_at: string;
-}
-
 /** path, size (int8 arrives as a string), sha256, git_oid, lfs; all NULL for an empty tree's row. */
 type FileRow = [string, string, string, string, boolean];
-
-interface TokenRow {
-  id: string;
-  name: string;
-  role: TokenRole;
-  created_at: string;
-}
 
 function toRepo(row: RepoRow): Repo {
   return { id: row.id, private: row.private, createdAt: row.created_at };
 }
 
-function toCommit(repo: string, row: CommitRow): Commit {
-  return {
-    oid: row.oid,
-    repo,
-    parents: row.parent === null ? [] : [row.parent],
-    summary: row.summary,
-    description: row.description,
-    author: row.author,
-    createdAt: row.created_at,
-  };
-}
-
 function toFile(row: FileRow): TreeFile {
   return { path: row[0], size: Number(row[1]), sha256: row[2], gitOid: row[3], lfs: row[4] };
-}
-
-function toToken(row: TokenRow): TokenInfo {
-  return { id: row.id, name: row.name, role: row.role, createdAt: row.created_at };
 }
 
 /**

@@ -10,6 +10,7 @@ import {
   assertNewCommit,
   assertNewRepo,
   assertString,
+  type CommitRow as BaseCommitRow,
   branchExists,
   branchNotFound,
   commitAt,
@@ -24,8 +25,11 @@ import {
   repoExists,
   repoNotFound,
   sameCommit,
+  type TokenRow,
+  toCommit,
   tokenExists,
   tokenLookupHash,
+  toToken,
 } from "./_meta-common.js";
 import { assertBranchName, isCommitOid } from "./names.js";
 import type { Commit, MetaStore, NewCommit, Ref, Repo, TokenInfo, TokenRole, TreeFile } from "./types.js";
@@ -96,25 +100,13 @@ interface RepoRow {
   created_at: string;
 }
 
-interface CommitRow {
+/** The shared commit row, plus SQLite's integer key. */
+interface CommitRow extends BaseCommitRow {
   cid: number;
-  oid: string;
-  parent: string | null;
-  summary: string;
-  description: string;
-  author: string;
-  created_at: string;
 }
 
 /** path, size, sha256, git_oid, lfs (raw rows: a 10,000-file tree is read per commit). */
 type FileRow = [string, number, string, string, number];
-
-interface TokenRow {
-  id: string;
-  name: string;
-  role: TokenRole;
-  created_at: string;
-}
 
 type Db = Database.Database;
 
@@ -174,24 +166,8 @@ function toRepo(row: RepoRow): Repo {
   return { id: row.id, private: row.private === 1, createdAt: row.created_at };
 }
 
-function toCommit(repo: string, row: CommitRow): Commit {
-  return {
-    oid: row.oid,
-    repo,
-    parents: row.parent === null ? [] : [row.parent],
-    summary: row.summary,
-    description: row.description,
-    author: row.author,
-    createdAt: row.created_at,
-  };
-}
-
 function toFile(row: FileRow): TreeFile {
   return { path: row[0], size: row[1], sha256: row[2], gitOid: row[3], lfs: row[4] === 1 };
-}
-
-function toToken(row: TokenRow): TokenInfo {
-  return { id: row.id, name: row.name, role: row.role, createdAt: row.created_at };
 }
 
 /** Metadata over one SQLite file (or ":memory:"); see `MetaStore`. */
